@@ -1,0 +1,72 @@
+"""Environment variables read by the core, with their defaults (the README lists them all).
+
+Each reader parses its variable when called, so tests and applications can change the
+environment before building a tracker; a malformed value fails with
+``ImproperlyConfigured`` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+
+from eventtracking.exceptions import ImproperlyConfigured
+
+SPAN_EVENTS = "EVENTTRACKING_SPAN_EVENTS"
+WARNING_INTERVAL = "EVENTTRACKING_WARNING_INTERVAL"
+EXPORTERS = "EVENTTRACKING_EXPORTERS"
+BUFFER_SIZE = "EVENTTRACKING_BUFFER_SIZE"
+BATCH_SIZE = "EVENTTRACKING_BATCH_SIZE"
+SCHEDULE_DELAY_MILLIS = "EVENTTRACKING_SCHEDULE_DELAY_MILLIS"
+RETRY_MAX_BACKOFF_SECONDS = "EVENTTRACKING_RETRY_MAX_BACKOFF_SECONDS"
+RETRY_TIMEOUT_SECONDS = "EVENTTRACKING_RETRY_TIMEOUT_SECONDS"
+LOGGER_NAME = "EVENTTRACKING_LOGGER_NAME"
+LOGGER_LEVEL = "EVENTTRACKING_LOGGER_LEVEL"
+LOGGER_MAX_EVENT_SIZE = "EVENTTRACKING_LOGGER_MAX_EVENT_SIZE"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def boolean(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use true or false.")
+
+
+def number(name: str, default: float, *, minimum: float = 0, integer: bool = False) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise ImproperlyConfigured(f"{name}={raw!r} is not {kind}.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
+    return value
+
+
+def text(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def names(name: str) -> list[str] | None:
+    """A comma-separated list, or None when the variable is unset."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def span_events() -> bool:
+    return boolean(SPAN_EVENTS, True)
+
+
+def warning_interval() -> float:
+    return number(WARNING_INTERVAL, 60.0)

@@ -1,0 +1,1 @@
+"""OTel log exporters that deliver events where people read them: logs, MongoDB, Segment."""
