@@ -44,8 +44,12 @@ class _Branch:
         self.backend = backend
         self.on_emit = None
         self.send = None
-        if isinstance(backend, EventRouter) and type(backend).send is EventRouter.send:
-            self.on_emit = backend.route_record
+        if isinstance(backend, EventRouter):
+            # A subclass that overrides send() (AsyncRoutingBackend does) must get send().
+            if type(backend).send is EventRouter.send:
+                self.on_emit = backend.route_record
+            else:
+                self.send = backend.send
         elif callable(getattr(backend, "on_emit", None)):
             self.on_emit = backend.on_emit
         else:
