@@ -44,6 +44,7 @@ from eventtracking import diagnostics, values
 LOG = logging.getLogger(__name__)
 
 STACK_KEY = otel_context.create_key("eventtracking-contexts")
+INCOMING_CONTEXT = "eventtracking.incoming-baggage"
 MAX_BAGGAGE_ENTRIES = 64
 MAX_BAGGAGE_PAIR_BYTES = 4096
 MAX_BAGGAGE_BYTES = 8192
@@ -66,11 +67,14 @@ def _owner() -> tuple[int, int]:
 
 
 class _Entry:
-    __slots__ = ("active", "attached", "name", "owner", "replaced", "token", "values")
+    __slots__ = ("active", "attached", "name", "owner", "replaced", "token", "trusted", "values")
 
-    def __init__(self, name: str, context_values: dict[str, Any], replaced: _Entry | None) -> None:
+    def __init__(
+        self, name: str, context_values: dict[str, Any], replaced: _Entry | None, *, trusted: bool = True
+    ) -> None:
         self.name = name
         self.values = context_values
+        self.trusted = trusted
         self.owner = _owner()
         self.active = True
         self.replaced = replaced
@@ -81,15 +85,17 @@ class _Entry:
 class ContextStack:
     """An immutable snapshot of the entered contexts, oldest first, with their merged values."""
 
-    __slots__ = ("baggage", "entries", "generation", "merged", "nested")
+    __slots__ = ("baggage", "entries", "generation", "incoming", "merged", "nested")
 
     def __init__(self, entries: tuple[_Entry, ...]) -> None:
         self.entries = entries
         merged: dict[str, Any] = {}
+        incoming: dict[str, Any] = {}
         for entry in entries:
-            merged.update(entry.values)
+            (merged if entry.trusted else incoming).update(entry.values)
         self.merged = merged
-        self.nested = values.has_containers(merged)
+        self.incoming = incoming
+        self.nested = values.has_containers(merged) or values.has_containers(incoming)
         self.baggage = _baggage_entries(merged)
         self.generation = _Exits.generation
 
@@ -141,6 +147,15 @@ def _with_stack(ctx: otel_context.Context, old: ContextStack | None, new: Contex
     return otel_context.set_value(STACK_KEY, new if new.entries else None, ctx)
 
 
+def with_incoming(context: otel_context.Context, incoming: dict[str, Any]) -> otel_context.Context:
+    """``context`` with ``incoming`` (values from another process) beneath its entered contexts."""
+    stack = otel_context.get_value(STACK_KEY, context)
+    entries = tuple(entry for entry in (stack.entries if stack else ()) if entry.trusted)
+    if incoming:
+        entries = (_Entry(INCOMING_CONTEXT, incoming, None, trusted=False), *entries)
+    return otel_context.set_value(STACK_KEY, ContextStack(entries) if entries else None, context)
+
+
 def _restore(token: contextvars.Token | None) -> bool:
     """Undo an attach by its token when this thread and task made it; False when it cannot."""
     if not isinstance(token, contextvars.Token):
@@ -186,9 +201,13 @@ class OTelContextLocator:
     def __init__(self) -> None:
         self._process = _ProcessLayer()
 
-    def current_stack(self) -> ContextStack | None:
-        """The current stack, without entries that an exit has marked."""
-        stack = otel_context.get_value(STACK_KEY)
+    def current_stack(self, context: otel_context.Context | None = None) -> ContextStack | None:
+        """The stack of ``context`` (default: the current one), without entries an exit has marked.
+
+        When the current Context holds marked entries, a cleaned Context is attached, so their
+        baggage entries go too.
+        """
+        stack = otel_context.get_value(STACK_KEY, context)
         if stack is None or stack.generation == _Exits.generation:
             return stack
         live = tuple(entry for entry in stack.entries if entry.active)
@@ -196,7 +215,8 @@ class OTelContextLocator:
             stack.generation = _Exits.generation
             return stack
         healed = ContextStack(live)
-        otel_context.attach(_with_stack(otel_context.get_current(), stack, healed))
+        if context is None:
+            otel_context.attach(_with_stack(otel_context.get_current(), stack, healed))
         return healed if live else None
 
     def enter(self, name: str, context_values: Mapping[str, Any], *, process_wide: bool = False) -> None:
@@ -215,6 +235,9 @@ class OTelContextLocator:
         new_ctx = _with_stack(otel_context.get_current(), stack, ContextStack(tuple(entries)))
         entry.token = otel_context.attach(new_ctx)
         entry.attached = new_ctx
+        from eventtracking import propagation  # imports this module
+
+        propagation.guard_global_propagator()
 
     def exit(self, name: str) -> bool:
         """Leave the named context; False (and no change) when it is not entered here."""
@@ -240,14 +263,18 @@ class OTelContextLocator:
         otel_context.attach(_with_stack(otel_context.get_current(), stack, stack.without(entry)))
         return True
 
-    def resolve(self) -> dict[str, Any]:
-        """The merged values of every entered context, as a dict the caller may modify."""
-        stack = self.current_stack()
+    def resolve(self, context: otel_context.Context | None = None) -> dict[str, Any]:
+        """The merged values of every entered context, as a dict the caller may modify.
+
+        Accepted incoming baggage lies beneath everything the process entered itself.
+        """
+        stack = self.current_stack(context)
         process = self._process
         if stack is None:
             merged, nested = process.merged, process.nested
-        elif process.merged:
-            merged, nested = {**process.merged, **stack.merged}, process.nested or stack.nested
+        elif process.merged or stack.incoming:
+            merged = {**stack.incoming, **process.merged, **stack.merged}
+            nested = process.nested or stack.nested
         else:
             merged, nested = stack.merged, stack.nested
         return values.copy_event_value(merged) if nested else dict(merged)
