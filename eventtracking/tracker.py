@@ -279,9 +279,7 @@ def get_tracker(name: str = DEFAULT_TRACKER_NAME) -> Tracker:
             raise
     with _default_lock:
         if name not in TRACKERS:
-            TRACKERS[name] = Tracker(
-                backends=environment.exporters(has_global_provider=global_logger_provider() is not None)
-            )
+            TRACKERS[name] = Tracker(backends=environment.exporters(global_provider=global_logger_provider()))
         return TRACKERS[name]
 
 
