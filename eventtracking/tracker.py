@@ -284,5 +284,11 @@ def get_tracker(name: str = DEFAULT_TRACKER_NAME) -> Tracker:
 
 
 def emit(name: str | None = None, data: Any = None) -> None:
-    """``emit`` on the default tracker."""
-    get_tracker().emit(name=name, data=data)
+    """``emit`` on the default tracker; never raises, even when the default tracker cannot be made."""
+    try:
+        tracker = get_tracker()
+    except Exception:
+        diagnostics.count("emit_error")
+        LOG.exception("No default tracker for event %r", name)
+        return
+    tracker.emit(name=name, data=data)

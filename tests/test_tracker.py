@@ -247,3 +247,25 @@ def test_bad_environment_values_fail_at_configuration(monkeypatch):
     monkeypatch.setenv("EVENTTRACKING_SPAN_EVENTS", "maybe")
     with pytest.raises(ImproperlyConfigured, match="EVENTTRACKING_SPAN_EVENTS"):
         Tracker()
+
+
+def test_module_emit_never_raises_even_without_a_default_tracker(monkeypatch, caplog):
+    monkeypatch.setenv("EVENTTRACKING_EXPORTERS", "nope")
+    tracker_module.emit("x", {})
+    assert "No default tracker for event 'x'" in caplog.text
+    assert diagnostics.counts()["emit_error"] == 1
+
+
+def test_a_global_provider_without_processors_does_not_swallow_the_default_trackers_events(monkeypatch):
+    """opentelemetry-instrument sets a global provider even when OTEL_LOGS_EXPORTER names no exporter."""
+    from opentelemetry._logs import _internal as logs_internal
+    from opentelemetry.util._once import Once
+
+    monkeypatch.delenv("EVENTTRACKING_EXPORTERS", raising=False)
+    logs_internal._LOGGER_PROVIDER_SET_ONCE = Once()
+    logs_internal.set_logger_provider(LoggerProvider(shutdown_on_exit=False))
+    try:
+        assert list(tracker_module.get_tracker().backends) == ["eventtracking_logger"]
+    finally:
+        logs_internal._LOGGER_PROVIDER = None
+        logs_internal._LOGGER_PROVIDER_SET_ONCE = Once()
