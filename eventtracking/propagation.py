@@ -66,26 +66,6 @@ def incoming_context(context: otel_context.Context) -> otel_context.Context:
     return with_incoming(context, incoming)
 
 
-class EventTrackingBaggagePropagator(W3CBaggagePropagator):
-    """W3C baggage that carries only the context keys allowed out, and lets in only those allowed in."""
-
-    def inject(
-        self,
-        carrier: textmap.CarrierT,
-        context: otel_context.Context | None = None,
-        setter: textmap.Setter[textmap.CarrierT] = textmap.default_setter,
-    ) -> None:
-        super().inject(carrier, outgoing_context(context), setter)
-
-    def extract(
-        self,
-        carrier: textmap.CarrierT,
-        context: otel_context.Context | None = None,
-        getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
-    ) -> otel_context.Context:
-        return incoming_context(super().extract(carrier, context, getter))
-
-
 class GuardedPropagator(textmap.TextMapPropagator):
     """Any propagator, with the event context rules applied around it."""
 
@@ -111,6 +91,13 @@ class GuardedPropagator(textmap.TextMapPropagator):
     @property
     def fields(self) -> set[str]:
         return self.inner.fields
+
+
+class EventTrackingBaggagePropagator(GuardedPropagator):
+    """W3C baggage that carries only the context keys allowed out, and lets in only those allowed in."""
+
+    def __init__(self) -> None:
+        super().__init__(W3CBaggagePropagator())
 
 
 def guard_global_propagator() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +29,7 @@ EXPECTED = [
 
 def test_readme_example_in_process(memory_backend):
     tracker_module.register_tracker(tracker_module.Tracker(backends={"memory": memory_backend}))
-
-    tracker = tracker_module.get_tracker()
-    tracker.enter_context("outer", {"user_id": 10938})
-    tracker.emit("navigation.request", {"url": "http://www.edx.org/some/path/1"})
-    with tracker.context({"user_id": 11111, "session_id": "2987lkjdoyoioey"}):
-        tracker.emit("navigation.request", {"url": "http://www.edx.org/some/path/2"})
-    tracker.emit("address.create", {"name": "foo", "address": {"postal_code": "90210", "country": "United States"}})
+    runpy.run_path(str(ROOT / "examples" / "quickstart.py"))
 
     events = memory_backend.events
     assert [{key: event[key] for key in ("name", "context", "data")} for event in events] == EXPECTED
