@@ -112,3 +112,29 @@ def test_datetime_json_encoder():
         "day": "2026-01-01",
     }
     assert json.dumps({"s": {3}}, cls=DateTimeJSONEncoder) == '{"s": [3]}'
+
+
+def test_events_can_go_to_a_json_lines_file(make_tracker, tmp_path, monkeypatch):
+    path = tmp_path / "events.jsonl"
+    monkeypatch.setenv("EVENTTRACKING_LOGGER_FILE", str(path))
+    tracker = make_tracker(backends={"log": LoggingLogExporter(name="file.events")})
+    tracker.emit("a", {"n": 1})
+    tracker.emit("b", {"n": 2})
+    tracker.flush()
+    written = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(event["name"], event["data"]) for event in written] == [("a", {"n": 1}), ("b", {"n": 2})]
+    assert logging.getLogger("file.events").propagate is False
+    with pytest.raises(ImproperlyConfigured, match="cannot write events"):
+        LoggingLogExporter(name="other", file=str(tmp_path / "missing" / "dir" / "x.jsonl"))
+
+
+def test_a_logger_without_handlers_is_reported_once(caplog):
+    exporter = LoggingLogExporter(name="lonely.events")
+    logging.getLogger("lonely.events").propagate = False
+    try:
+        with caplog.at_level(logging.WARNING, logger="eventtracking"):
+            exporter.write({"name": "a", "timestamp": None, "context": {}, "data": {}})
+            exporter.write({"name": "b", "timestamp": None, "context": {}, "data": {}})
+    finally:
+        logging.getLogger("lonely.events").propagate = True
+    assert caplog.text.count("which has no handlers") == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,19 @@ class DateTimeJSONEncoder(json.JSONEncoder):
         return values.portable(o)
 
 
+def _write_to_file(event_logger: logging.Logger, path: str) -> None:
+    """Send ``event_logger``'s lines, bare, to ``path`` (once per path), and nowhere else."""
+    target = os.path.abspath(path)
+    if not any(getattr(handler, "baseFilename", None) == target for handler in event_logger.handlers):
+        try:
+            handler = logging.FileHandler(target, encoding="utf-8")
+        except OSError as error:
+            raise ImproperlyConfigured(f"Logger exporter: cannot write events to {path!r}: {error}") from error
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        event_logger.addHandler(handler)
+    event_logger.propagate = False
+
+
 def _level(level: str | int) -> int:
     if isinstance(level, int) and not isinstance(level, bool):
         return level
@@ -56,7 +70,9 @@ class LoggingLogExporter(LogRecordExporter):
     ``name`` is the logger (``EVENTTRACKING_LOGGER_NAME``, default ``eventtracking.events``),
     ``level`` its level (``EVENTTRACKING_LOGGER_LEVEL``, default ``info``), ``max_event_size``
     the longest line in characters (``EVENTTRACKING_LOGGER_MAX_EVENT_SIZE``, default 1024,
-    ``None`` or 0 for no limit). Log records that are not events (no ``event_name``) are skipped.
+    ``None`` or 0 for no limit). With ``file`` (``EVENTTRACKING_LOGGER_FILE``) the lines go to
+    that file (one JSON object per line, nothing else) instead of propagating to the application's
+    handlers. Log records that are not events (no ``event_name``) are skipped.
     """
 
     def __init__(
@@ -65,6 +81,7 @@ class LoggingLogExporter(LogRecordExporter):
         level: str | int | None = None,
         max_event_size: int | None = -1,
         on_oversize: str = "truncate",
+        file: str | None = None,
     ) -> None:
         if on_oversize not in _POLICIES:
             raise ImproperlyConfigured(f"Logger exporter: on_oversize={on_oversize!r}; use one of {_POLICIES}.")
@@ -80,6 +97,13 @@ class LoggingLogExporter(LogRecordExporter):
             name if name is not None else config.text(config.LOGGER_NAME, DEFAULT_LOGGER_NAME)
         )
         self.level = _level(level if level is not None else config.text(config.LOGGER_LEVEL, "info"))
+        if self.event_logger.level == logging.NOTSET:
+            # The root logger's default WARNING would otherwise swallow INFO lines.
+            self.event_logger.setLevel(self.level)
+        file = file if file is not None else config.text(config.LOGGER_FILE, "")
+        if file:
+            _write_to_file(self.event_logger, file)
+        self._checked_handlers = False
 
     def serialize(self, event: Any) -> str:
         """The JSON line for ``event``."""
@@ -96,6 +120,16 @@ class LoggingLogExporter(LogRecordExporter):
             line = self._oversize(event, line, limit)
             if line is None:
                 return
+        if not self._checked_handlers:
+            self._checked_handlers = True
+            if not self.event_logger.hasHandlers():
+                diagnostics.warn(
+                    "logger_without_handlers",
+                    self.event_logger.name,
+                    "Events go to logger %r, which has no handlers: configure logging or set %s.",
+                    self.event_logger.name,
+                    config.LOGGER_FILE,
+                )
         self.event_logger.log(self.level, line)
 
     def _oversize(self, event: Any, line: str, limit: int) -> str | None:
