@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from eventtracking import diagnostics, records
@@ -119,9 +119,21 @@ class EventRouter:
                     event = modified
         return event
 
-    def send_to_backends(self, event: dict[str, Any], record: records.EventLogRecord | None = None) -> None:
-        """Give the processed event to every backend; errors are logged, never raised."""
+    def send_to_backends(
+        self,
+        event: dict[str, Any],
+        record: records.EventLogRecord | None = None,
+        names: Collection[str] | None = None,
+    ) -> list[str]:
+        """Give the processed event to every backend, or to those in ``names``.
+
+        Errors are logged, never raised; the names of the backends that failed are returned,
+        so that a caller that retries (the Celery task) retries only those.
+        """
+        failed: list[str] = []
         for branch in self._branches:
+            if names is not None and branch.name not in names:
+                continue
             try:
                 if branch.send is not None:
                     branch.send(event)
@@ -147,6 +159,8 @@ class EventRouter:
             except Exception:
                 diagnostics.count("backend_error")
                 LOG.exception('Unable to send edx event "%s" to backend: %s', _name(event), branch.name)
+                failed.append(branch.name)
+        return failed
 
     # The OTel API: events as log records.
 
