@@ -32,6 +32,16 @@ SEGMENT_WRITE_KEY = "EVENTTRACKING_SEGMENT_WRITE_KEY"
 SEGMENT_HOST = "EVENTTRACKING_SEGMENT_HOST"
 CELERY_MAX_RETRIES = "EVENTTRACKING_CELERY_MAX_RETRIES"
 CELERY_RETRY_COUNTDOWN = "EVENTTRACKING_CELERY_RETRY_COUNTDOWN"
+SESSION_HASH_KEY = "EVENTTRACKING_SESSION_HASH_KEY"
+TRUSTED_PROXY_COUNT = "EVENTTRACKING_TRUSTED_PROXY_COUNT"
+# Event types and the browser client (eventtracking.registry, .validation, .browser).
+STRICT = "EVENTTRACKING_STRICT"
+VALIDATE = "EVENTTRACKING_VALIDATE"
+MAX_EVENT_SIZE = "EVENTTRACKING_MAX_EVENT_SIZE"
+BROWSER_MAX_BODY_BYTES = "EVENTTRACKING_BROWSER_MAX_BODY_BYTES"
+BROWSER_MAX_EVENTS = "EVENTTRACKING_BROWSER_MAX_EVENTS"
+BROWSER_NAME_PATTERN = "EVENTTRACKING_BROWSER_NAME_PATTERN"
+MONGODB_METADATA_COLLECTION = "EVENTTRACKING_MONGODB_METADATA_COLLECTION"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -60,6 +70,13 @@ def number(name: str, default: float, *, minimum: float = 0, integer: bool = Fal
     if value < minimum:
         raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
     return value
+
+
+def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise ImproperlyConfigured(f"{name}={raw!r}; use one of {', '.join(choices)}.")
+    return raw
 
 
 def text(name: str, default: str) -> str:

@@ -1,0 +1,14 @@
+"""URLs of the Django example."""
+
+from django.urls import path
+
+from examples.django_app import views
+
+urlpatterns = [
+    path("", views.index),
+    path("login", views.login_view),
+    path("fail", views.fail),
+    path("stream", views.stream),
+    path("async", views.async_view),
+    path("async-stream", views.async_stream),
+]

@@ -1,0 +1,3 @@
+"""The Django versions this instrumentor supports."""
+
+_instruments = ("django >= 4.2",)
