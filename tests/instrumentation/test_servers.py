@@ -8,77 +8,21 @@ behind: nothing, even after a view that raised and a streamed response.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.instrumentation.support import BEARER, OTHER_COOKIE, PASSWORD, assert_no_secrets
+from tests.peers.servers import clean_env, gunicorn, read_events
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-CONFIG = Path(__file__).with_name("apps") / "gunicorn_conf.py"
 HASH_KEY = "server-test-session-hash-key"
 APPS = {
     "flask": ("examples.flask_app.app:app", "session"),
     "django": ("examples.django_app.wsgi:application", "sessionid"),
 }
 EXPECTED_EVENTS = 12  # 5 probes, login, failure, 3 stream chunks, 2 page views
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def gunicorn(app: str, env: dict[str, str], *, under_otel: bool, log: Path) -> Iterator[str]:
-    """Serve ``app`` on a free port; yields its base URL, and stops it afterwards."""
-    port = free_port()
-    command = [str(BIN / "gunicorn"), "-c", str(CONFIG), "-b", f"127.0.0.1:{port}", app]
-    if under_otel:
-        command.insert(0, str(BIN / "opentelemetry-instrument"))
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert server.poll() is None, log.read_text()
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-
-
-def read_events(path: Path, count: int, log: Path) -> list[dict]:
-    """The events in ``path`` once there are ``count`` of them (they are written by a batching exporter)."""
-    deadline = time.monotonic() + 10
-    while True:
-        lines = path.read_text().splitlines() if path.exists() else []
-        if len(lines) >= count or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert len(lines) == count, (lines, log.read_text())
-    return [json.loads(line) for line in lines]
 
 
 @pytest.mark.parametrize("framework", list(APPS))
@@ -90,17 +34,14 @@ def read_events(path: Path, count: int, log: Path) -> list[dict]:
 def test_request_context_under_gunicorn(tmp_path, framework, launch, trusted_proxies):
     app, session_cookie = APPS[framework]
     events_file = tmp_path / "events.jsonl"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "EVENTTRACKING_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "examples.django_app.settings",
-            "EVENTTRACKING_EXPORTERS": "eventtracking_logger",
-            "EVENTTRACKING_LOGGER_FILE": str(events_file),
-            "EVENTTRACKING_LOGGER_MAX_EVENT_SIZE": "0",
-            "EVENTTRACKING_SCHEDULE_DELAY_MILLIS": "50",
-            "EVENTTRACKING_SESSION_HASH_KEY": HASH_KEY,
-            "EVENTTRACKING_TRUSTED_PROXY_COUNT": trusted_proxies,
-        }
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="examples.django_app.settings",
+        EVENTTRACKING_EXPORTERS="eventtracking_logger",
+        EVENTTRACKING_LOGGER_FILE=str(events_file),
+        EVENTTRACKING_LOGGER_MAX_EVENT_SIZE="0",
+        EVENTTRACKING_SCHEDULE_DELAY_MILLIS="50",
+        EVENTTRACKING_SESSION_HASH_KEY=HASH_KEY,
+        EVENTTRACKING_TRUSTED_PROXY_COUNT=trusted_proxies,
     )
     if launch == "code":
         env["EVENTTRACKING_TEST_INSTRUMENT"] = "code"
