@@ -13,7 +13,7 @@ from eventtracking import diagnostics
 from eventtracking import tracker as tracker_module
 from eventtracking.tracker import Tracker
 
-pytest_plugins: list[str] = ["tests.peers.segment", "tests.peers.otlp"]
+pytest_plugins: list[str] = ["tests.peers.segment", "tests.peers.otlp", "tests.peers.mongodb"]
 
 
 @pytest.fixture(autouse=True)
