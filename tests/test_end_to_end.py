@@ -1,0 +1,84 @@
+"""The example apps, unmodified, under opentelemetry-instrument and gunicorn: events reach OTLP and MongoDB.
+
+Only environment variables configure them: this package's distro, ``OTEL_LOGS_EXPORTER=otlp,
+eventtracking_mongodb``, the OTLP endpoint of a local receiver and the test MongoDB server. Each
+event arrives with its request context and the trace id of the request's server span, which
+continues the trace the test sends in ``traceparent``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+import requests
+
+from tests.peers.mongodb import client_for
+from tests.peers.servers import clean_env, gunicorn
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+APPS = {
+    "flask": "examples.flask_app.app:app",
+    "django": "examples.django_app.wsgi:application",
+}
+
+
+def wait_for(read, count: int, what: str, log):
+    deadline = time.monotonic() + 15
+    while True:
+        found = read()
+        if len(found) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(found) >= count, (what, found, log.read_text())
+    return found
+
+
+@pytest.mark.parametrize("framework", list(APPS))
+def test_events_reach_otlp_and_mongodb_with_request_context_and_trace(
+    framework, tmp_path, otlp_http_receiver, mongo_server, mongo_database
+):
+    env = clean_env(
+        OTEL_PYTHON_DISTRO="eventtracking",
+        OTEL_SERVICE_NAME=f"{framework}-e2e",
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="otlp,eventtracking_mongodb",
+        **otlp_http_receiver.env(),
+        EVENTTRACKING_MONGODB_URI=mongo_server.uri,
+        EVENTTRACKING_MONGODB_DATABASE=mongo_database,
+        EVENTTRACKING_SCHEDULE_DELAY_MILLIS="50",
+        EVENTTRACKING_SESSION_HASH_KEY="e2e",
+        DJANGO_SETTINGS_MODULE="examples.django_app.settings",
+    )
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(APPS[framework], env, under_otel=True, log=log) as url:
+        browser = requests.Session()
+        assert browser.post(f"{url}/login", data={"username": "alice", "password": "pw"}, timeout=10).ok
+        traceparent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+        reply = browser.get(f"{url}/", headers={"traceparent": traceparent, "X-Request-ID": "e2e-1"}, timeout=10)
+        assert reply.ok, log.read_text()
+
+        def viewed_in_otlp():
+            return [item for item in otlp_http_receiver.logs.items if item.event_name == "demo.page.viewed"]
+
+        (received,) = wait_for(viewed_in_otlp, 1, "OTLP", log)
+        with client_for(mongo_server.uri) as client:
+            collection = client[mongo_database]["events"]
+            (stored,) = wait_for(lambda: list(collection.find({"name": "demo.page.viewed"})), 1, "MongoDB", log)
+
+    expected_context = {"user_id": 1, "username": "alice", "path": "/", "method": "GET", "request_id": "e2e-1"}
+    assert received.trace_id == TRACE_ID
+    assert received.resource["service.name"] == f"{framework}-e2e"
+    assert received.scope == "eventtracking"
+    assert received.body["data"] == {"page": "home"}
+    assert expected_context.items() <= received.body["context"].items()
+    assert expected_context.items() <= received.attributes.items()
+
+    assert stored["trace_id"] == TRACE_ID
+    assert stored["span_id"] == received.span_id
+    assert isinstance(stored["timestamp"], datetime.datetime)
+    assert stored["data"] == {"page": "home"}
+    assert expected_context.items() <= stored["context"].items()
+    assert len(stored["context"]["session"]) == 64
