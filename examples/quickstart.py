@@ -2,7 +2,7 @@
 
 With no OTel setup and no configuration, the default tracker writes each event as a JSON line
 to the ``eventtracking.events`` logger; logging is pointed at stdout so the lines show.
-Run it with ``./scripts/demo``.
+Run it with ``python examples/quickstart.py``.
 """
 
 import logging

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from typing import Any
 import pymongo
 import pytest
 from pymongo.errors import PyMongoError
+
+from tests.peers.servers import free_port
 
 URI_VARIABLE = "EVENTTRACKING_TEST_MONGODB_URI"
 START_TIMEOUT_SECONDS = 20
@@ -39,13 +40,6 @@ def _executable() -> str:
     if found is None:
         raise RuntimeError("nx-27017 is not installed: pip install -e '.[test]'")
     return found
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def client_for(uri: str, **options: Any) -> pymongo.MongoClient:

@@ -31,10 +31,23 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict[str, str], *, under_otel: bool, log: Path, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` (optionally under ``opentelemetry-instrument``); yields its base URL, stops it afterwards."""
+def gunicorn(
+    app: str,
+    env: dict[str, str],
+    *,
+    under_otel: bool,
+    log: Path,
+    port: int | None = None,
+    config: Path | None = CONFIG,
+) -> Iterator[str]:
+    """Serve ``app`` (optionally under ``opentelemetry-instrument``); yields its base URL, stops it afterwards.
+
+    The default ``config`` is the tests' (one sync worker, a probe event before each request).
+    """
     port = port or free_port()
-    command = [str(BIN / "gunicorn"), "-c", str(CONFIG), "-b", f"127.0.0.1:{port}", app]
+    command = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", app]
+    if config is not None:
+        command[1:1] = ["-c", str(config)]
     if under_otel:
         command.insert(0, str(BIN / "opentelemetry-instrument"))
     with log.open("wb") as output:
