@@ -27,3 +27,14 @@ ensure_venv() {
         echo "$wanted" >"$stamp"
     fi
 }
+
+# The original event-tracking 3.3.0 (same import name) in its own venv, for side-by-side benchmarks;
+# extra packages can be named. Sets ORIGINAL to that venv.
+ensure_original_venv() {
+    ORIGINAL=.perf-venvs/original
+    if [ ! -x "$ORIGINAL/bin/python" ]; then
+        "$(find_python)" -m venv "$ORIGINAL"
+        "$ORIGINAL/bin/python" -m pip install --quiet --upgrade pip
+    fi
+    "$ORIGINAL/bin/python" -m pip install --quiet 'event-tracking==3.3.0' "$@"
+}

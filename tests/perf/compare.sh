@@ -5,14 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/venv.sh
 ensure_venv
-original=.perf-venvs/original
-if [ ! -x "$original/bin/python" ]; then
-    "$(find_python)" -m venv "$original"
-    "$original/bin/python" -m pip install --quiet --upgrade pip
-    "$original/bin/python" -m pip install --quiet 'event-tracking==3.3.0'
-fi
+ensure_original_venv
 ours="$(.venv/bin/python tests/perf/bench_emit.py --json "$@")"
-theirs="$("$original/bin/python" tests/perf/bench_emit.py --json "$@")"
+theirs="$("$ORIGINAL/bin/python" tests/perf/bench_emit.py --json "$@")"
 .venv/bin/python - "$ours" "$theirs" <<'PY'
 import json
 import sys

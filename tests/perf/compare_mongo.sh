@@ -6,15 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/venv.sh
 ensure_venv
-original=.perf-venvs/original
-if [ ! -x "$original/bin/python" ]; then
-    "$(find_python)" -m venv "$original"
-    "$original/bin/python" -m pip install --quiet --upgrade pip
-fi
-if ! "$original/bin/python" -c 'import importlib.metadata as m, nx_27017, pymongo
-assert m.version("event-tracking") == "3.3.0"' 2>/dev/null; then
-    "$original/bin/python" -m pip install --quiet 'event-tracking==3.3.0' pymongo nx-27017
-fi
+ensure_original_venv pymongo nx-27017
 
 workdir="$(mktemp -d)"
 port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -25,7 +17,7 @@ trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$workdir"'
 uri="mongodb://127.0.0.1:$port/"
 .venv/bin/python -c 'import sys, pymongo; pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=20000).admin.command("ping")' "$uri"
 
-theirs="$("$original/bin/python" tests/perf/bench_mongo.py --json --uri "$uri" "$@")"
+theirs="$("$ORIGINAL/bin/python" tests/perf/bench_mongo.py --json --uri "$uri" "$@")"
 ours="$(.venv/bin/python tests/perf/bench_mongo.py --json --uri "$uri" "$@")"
 .venv/bin/python - "$ours" "$theirs" <<'PY'
 import json
