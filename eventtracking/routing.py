@@ -15,6 +15,9 @@ on), then hands the event to each backend, in name order. A backend is any of:
 Used as a processor of a ``LoggerProvider``, a router handles the records that are events
 (they have an ``event_name``) and ignores plain logs. ``eventtracking.backends.routing.RoutingBackend``
 is this class under its original name.
+
+Metadata records (``eventtracking.registry.is_metadata``) go around the processors, to every
+backend: a filter written for events must never drop the documentation of those events.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 from eventtracking import diagnostics, records
 from eventtracking.batching import EventBatchProcessor
 from eventtracking.processors.exceptions import EventEmissionExit, NoBackendEnabled, NoTransformerImplemented
+from eventtracking.registry import is_metadata
 from eventtracking.values import copy_event_value
 
 LOG = logging.getLogger("eventtracking.backends.routing")
@@ -98,6 +102,9 @@ class EventRouter:
 
     def send(self, event: dict[str, Any]) -> None:
         """Process a copy of ``event`` and send it to the backends; never raises."""
+        if is_metadata(event):  # metadata records go around the processors (eventtracking.registry)
+            self.send_to_backends(event)
+            return
         try:
             processed = self.process_event(copy_event_value(event))
         except EventEmissionExit:
@@ -167,7 +174,7 @@ class EventRouter:
     def route_record(self, record: records.EventLogRecord) -> None:
         """Process and deliver an event record (a nested router's entry point)."""
         event = record.event
-        if self.processors:
+        if self.processors and not is_metadata(event):
             try:
                 event = self.process_event(copy_event_value(event))
             except EventEmissionExit:

@@ -75,6 +75,23 @@ def to_utc_isoformat(value: datetime.datetime) -> str:
     return value.isoformat()
 
 
+# The scalar types the rule converts; anything else falls back to str(value), as "not serializable".
+CONVERTED_SCALARS = (
+    enum.Enum,
+    datetime.date,
+    datetime.time,
+    bool,
+    int,
+    float,
+    str,
+    decimal.Decimal,
+    uuid.UUID,
+    bytes,
+    bytearray,
+    memoryview,
+)
+
+
 def _portable_scalar(value: Any, path: str) -> Any:
     if isinstance(value, enum.Enum):
         return portable(value.value, path)

@@ -18,7 +18,7 @@ TRACKING_SETTINGS = ("EVENT_TRACKING_BACKENDS", "EVENT_TRACKING_PROCESSORS", "EV
 def ensure_django() -> None:
     """Configure minimal settings unless some other test module or DJANGO_SETTINGS_MODULE did, then set up."""
     if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        settings.configure(USE_TZ=True)
+        settings.configure(USE_TZ=True, SECRET_KEY="tests-only-secret-key")
     if not apps.ready:
         django.setup()
 
