@@ -279,6 +279,13 @@ class OTelContextLocator:
             merged, nested = stack.merged, stack.nested
         return values.copy_event_value(merged) if nested else dict(merged)
 
+    def names(self) -> tuple[str, ...]:
+        """The names of the entered contexts, oldest first, the process-wide layer first (cheap)."""
+        stack = self.current_stack()
+        local = tuple(entry.name for entry in stack.entries) if stack is not None else ()
+        process = tuple(name for name in self._process.contexts if name not in local)
+        return process + local
+
     def contexts(self) -> OrderedDict[str, dict[str, Any]]:
         """Every entered context by name, the process-wide layer first."""
         result = OrderedDict(self._process.contexts)
@@ -310,7 +317,7 @@ class LocatedContexts(MutableMapping):
             raise KeyError(name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._locator.contexts())
+        return iter(self._locator.names())
 
     def __len__(self) -> int:
-        return len(self._locator.contexts())
+        return len(self._locator.names())

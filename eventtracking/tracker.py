@@ -111,8 +111,8 @@ class _LocatorContexts:
             merged.update(context_values)
         return values.copy_event_value(merged)
 
-    def contexts(self) -> Mapping[str, Any]:
-        return self.locator.get()
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.locator.get())
 
 
 class Tracker:
@@ -256,7 +256,7 @@ class Tracker:
     def _innermost_context_type(self) -> Metadata | None:
         """The metadata of the described context entered last (whose values win on a key clash)."""
         described = self.registry.contexts
-        for name in reversed(list(self._contexts.contexts())):
+        for name in reversed(self._contexts.names()):
             metadata = described.get(name)
             if metadata is not None:
                 return metadata
