@@ -102,14 +102,21 @@ class EventRouter:
 
     def send(self, event: dict[str, Any]) -> None:
         """Process a copy of ``event`` and send it to the backends; never raises."""
-        if is_metadata(event):  # metadata records go around the processors (eventtracking.registry)
-            self.send_to_backends(event)
-            return
+        processed = self._processed(event)
+        if processed is not None:
+            self.send_to_backends(processed)
+
+    def _processed(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """What the backends get: a processed copy of ``event``, or None when a processor drops it.
+
+        A metadata record is returned as it is: it goes around the processors (eventtracking.registry).
+        """
+        if is_metadata(event):
+            return event
         try:
-            processed = self.process_event(copy_event_value(event))
+            return self.process_event(copy_event_value(event))
         except EventEmissionExit:
-            return
-        self.send_to_backends(processed)
+            return None
 
     def process_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """Run the processors in order; re-raises only ``EventEmissionExit``."""

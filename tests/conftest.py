@@ -11,17 +11,23 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 
 from eventtracking import diagnostics
 from eventtracking import tracker as tracker_module
+from eventtracking.registry import Registry
 from eventtracking.tracker import Tracker
 
-pytest_plugins: list[str] = ["tests.peers.segment", "tests.peers.otlp", "tests.peers.mongodb"]
+pytest_plugins: list[str] = ["tests.peers.segment", "tests.peers.otlp", "tests.peers.mongodb", "tests.peers.chromium"]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_state():
-    """Each test starts on an empty OTel Context, no default tracker and zeroed counters."""
+def _isolated_state(monkeypatch: pytest.MonkeyPatch):
+    """Each test starts on an empty OTel Context, no default tracker, no default types and zeroed counters.
+
+    Modules imported at collection (the examples) register types with the module-level
+    ``register``; a default tracker made in a test does not adopt them.
+    """
     token = otel_context.attach(otel_context.Context())
     saved_trackers = dict(tracker_module.TRACKERS)
     tracker_module.TRACKERS.clear()
+    monkeypatch.setattr(tracker_module, "DEFAULT_TYPES", Registry())
     diagnostics.reset()
     yield
     for tracker in tracker_module.TRACKERS.values():

@@ -3,7 +3,8 @@
 Only environment variables configure them: this package's distro, ``OTEL_LOGS_EXPORTER=otlp,
 eventtracking_mongodb``, the OTLP endpoint of a local receiver and the test MongoDB server. Each
 event arrives with its request context and the trace id of the request's server span, which
-continues the trace the test sends in ``traceparent``.
+continues the trace the test sends in ``traceparent``, and with the ``name_id`` of its type,
+registered by the example (``events.py``), whose metadata records reach both stores too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import time
 import pytest
 import requests
 
+from eventtracking.registry import DEFAULT_METADATA_COLLECTION, METADATA_EVENT_NAME, metadata_from_record
+from examples.django_app import events as django_events
+from examples.flask_app import events as flask_events
 from tests.peers.mongodb import client_for
 from tests.peers.servers import clean_env, gunicorn
 
@@ -22,6 +26,7 @@ APPS = {
     "flask": "examples.flask_app.app:app",
     "django": "examples.django_app.wsgi:application",
 }
+TYPES = {"flask": flask_events.TYPES, "django": django_events.TYPES}
 
 
 def wait_for(read, count: int, what: str, log):
@@ -63,10 +68,30 @@ def test_events_reach_otlp_and_mongodb_with_request_context_and_trace(
         def viewed_in_otlp():
             return [item for item in otlp_http_receiver.logs.items if item.event_name == "demo.page.viewed"]
 
+        def metadata_in_otlp():
+            return [item for item in otlp_http_receiver.logs.items if item.event_name == METADATA_EVENT_NAME]
+
         (received,) = wait_for(viewed_in_otlp, 1, "OTLP", log)
+        metadata_received = wait_for(metadata_in_otlp, len(TYPES[framework]), "OTLP metadata", log)
         with client_for(mongo_server.uri) as client:
             collection = client[mongo_database]["events"]
             (stored,) = wait_for(lambda: list(collection.find({"name": "demo.page.viewed"})), 1, "MongoDB", log)
+
+            def metadata_in_mongodb():
+                # In their own collection, keyed by id (or, from an exporter that keeps them with the
+                # events, as metadata records): either way the documentation of each type.
+                documents = list(client[mongo_database][DEFAULT_METADATA_COLLECTION].find())
+                documents += list(collection.find({"name": METADATA_EVENT_NAME}))
+                return [found[0] for found in map(metadata_from_record, documents) if found is not None]
+
+            metadata_stored = wait_for(metadata_in_mongodb, len(TYPES[framework]), "MongoDB metadata", log)
+
+    registered = {metadata.id: metadata for metadata in TYPES[framework]}
+    assert sorted(item.body["data"]["id"] for item in metadata_received) == sorted(registered)
+    assert all(registered[item.body["data"]["id"]].as_data() == item.body["data"] for item in metadata_received)
+    assert {metadata.id: metadata for metadata in metadata_stored} == registered
+    name_id = flask_events.PAGE_VIEWED.id if framework == "flask" else django_events.PAGE_VIEWED.id
+    assert received.body["name_id"] == stored["name_id"] == name_id
 
     expected_context = {"user_id": 1, "username": "alice", "path": "/", "method": "GET", "request_id": "e2e-1"}
     assert received.trace_id == TRACE_ID

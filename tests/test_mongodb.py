@@ -34,12 +34,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import format_span_id, format_trace_id
 from pymongo import monitoring
 
-from eventtracking import diagnostics, environment
+from eventtracking import diagnostics, environment, registry
 from eventtracking import tracker as tracker_module
 from eventtracking.backends.mongodb import MongoBackend
+from eventtracking.backends.routing import RoutingBackend
 from eventtracking.batching import EventBatchProcessor
 from eventtracking.exceptions import ImproperlyConfigured
+from eventtracking.processors.regex_filter import RegexFilter
 from eventtracking.records import record_for
+from tests.event_types.schema_check import assert_valid_events
 from tests.peers.mongodb import client_for
 
 pytestmark = pytest.mark.timeout(60)
@@ -111,6 +114,12 @@ def events(mongo_client, mongo_database):
     return mongo_client[mongo_database]["events"]
 
 
+@pytest.fixture
+def metadata(mongo_client, mongo_database):
+    """The default metadata collection of this test's database, read with a separate client."""
+    return mongo_client[mongo_database][registry.DEFAULT_METADATA_COLLECTION]
+
+
 def sequence_numbers(collection, query: dict[str, Any] | None = None) -> list[int]:
     """The ``data.seq`` of every stored event (matching ``query``), sorted: duplicates show up."""
     return sorted(document["data"]["seq"] for document in collection.find(query or {}))
@@ -137,6 +146,7 @@ def test_one_document_per_event_in_the_seed_shape(make_tracker, make_exporter, m
         assert document["data"] == sent["data"]
     assert stored[0]["data"]["grades"] == [{"unit": 1, "score": 0.5}]
     assert events.count_documents({"context.agent.name": "pytest"}) == 2
+    assert assert_valid_events(stored) == 2
 
 
 def test_events_in_a_span_carry_its_trace_and_span_ids(make_tracker, make_exporter, events):
@@ -153,6 +163,7 @@ def test_events_in_a_span_carry_its_trace_and_span_ids(make_tracker, make_export
     assert len(inside["trace_id"]) == 32 and len(inside["span_id"]) == 16
     outside = events.find_one({"name": "test.outside"})
     assert "trace_id" not in outside and "span_id" not in outside
+    assert assert_valid_events([inside, outside]) == 2
 
 
 def test_keys_mongodb_rejects_are_escaped_by_one_rule(make_tracker, make_exporter, events):
@@ -215,6 +226,7 @@ def test_values_bson_cannot_hold_follow_the_portable_rule(make_tracker, make_exp
         "object_id": an_object_id,
         "plain": [None, True, 3, 0.25, "text"],
     }
+    assert assert_valid_events(events.find()) == 1
 
 
 def test_an_event_that_cannot_be_stored_as_is_is_stored_without_its_data(make_exporter, events, caplog):
@@ -236,6 +248,7 @@ def test_an_event_that_cannot_be_stored_as_is_is_stored_without_its_data(make_ex
     assert text["data"]["eventtracking_truncated"] is True
     assert "UnicodeEncodeError" in text["data"]["reason"]
     assert events.find_one({"name": "test.fine"})["data"] == {"seq": 3}
+    assert assert_valid_events(events.find()) == 3
     assert "cannot be stored as is" in caplog.text
     assert diagnostics.counts()["mongodb_truncated"] == 2
 
@@ -255,6 +268,171 @@ def test_plain_logs_are_skipped_and_other_loggers_events_are_stored(make_exporte
     assert stored["data"] == {"plan": "pro"}
     assert stored["context"] == {"user_id": 5}
     assert stored["timestamp"] == datetime.datetime.fromtimestamp(1_700_000_000, datetime.UTC)
+
+
+# Metadata of registered event types
+
+VIDEO_FIELDS = {"video_id": "The video's id.", "position": "Seconds from the start."}
+REQUEST_FIELDS = {"user_id": "The learner.", "path": "The page."}
+
+
+def metadata_record(name: str = "edx.video.played", when: datetime.datetime = WHEN, **fields: str) -> Any:
+    """The log record of a metadata record, as a tracker emits it when ``name`` is registered."""
+    described = registry.describe(registry.EVENT, name, f"What {name} means.", fields or VIDEO_FIELDS)
+    return record_for(registry.metadata_event(described, when))
+
+
+def by_id(collection) -> dict[str, dict[str, Any]]:
+    return {document["_id"]: document for document in collection.find()}
+
+
+def test_metadata_has_its_own_collection_keyed_by_id_and_events_join_to_it(
+    make_tracker, make_exporter, events, metadata
+):
+    tracker = make_tracker(backends={"mongo": make_exporter()})
+    played = tracker.register("edx.video.played", "A learner started a video.", VIDEO_FIELDS)
+    with tracker.context("request", {"user_id": 7, "path": "/v"}, "The HTTP request.", REQUEST_FIELDS):
+        tracker.emit("edx.video.played", {"video_id": "v1", "position": 0})
+        tracker.emit("edx.video.played", {"video_id": "v2", "position": 3})
+        tracker.emit("edx.unregistered", {})
+    request = tracker.registry.contexts["request"]
+    assert tracker.flush()
+
+    stored = by_id(metadata)
+    assert set(stored) == {played.id, request.id}
+    assert stored[played.id] == {
+        "_id": played.id,
+        "kind": "event",
+        "name": "edx.video.played",
+        "description": "A learner started a video.",
+        "fields": [
+            {"name": "video_id", "description": "The video's id."},
+            {"name": "position", "description": "Seconds from the start."},
+        ],
+        "registered_at": to_ms(tracker.registry.registered_at(played.id)),
+    }
+    assert stored[request.id]["kind"] == "context"
+    assert stored[request.id]["name"] == "request"
+    assert stored[request.id]["fields"] == [
+        {"name": "user_id", "description": "The learner."},
+        {"name": "path", "description": "The page."},
+    ]
+    # The events collection holds events only; each registered one joins to its documentation.
+    documents = list(events.find())
+    assert sorted(document["name"] for document in documents) == [
+        "edx.unregistered",
+        "edx.video.played",
+        "edx.video.played",
+    ]
+    for document in documents:
+        assert document["context_type_id"] == request.id
+        assert stored[document["context_type_id"]]["name"] == "request"
+        if document["name"] == "edx.video.played":
+            assert stored[document["name_id"]]["description"] == "A learner started a video."
+        else:
+            assert "name_id" not in document
+    assert assert_valid_events(documents) == 3
+
+
+def test_a_new_version_adds_a_document_and_the_old_one_stays(make_tracker, make_exporter, events, metadata):
+    tracker = make_tracker(backends={"mongo": make_exporter()})
+    first = tracker.register("edx.video.played", "A learner started a video.", VIDEO_FIELDS)
+    tracker.emit("edx.video.played", {"video_id": "v1", "position": 0})
+    second = tracker.register("edx.video.played", "A learner started a video.", {**VIDEO_FIELDS, "speed": "Rate."})
+    tracker.emit("edx.video.played", {"video_id": "v1", "position": 0, "speed": 1.5})
+    tracker.register("edx.video.played", "A learner started a video.", VIDEO_FIELDS)  # back to the first: known
+    assert tracker.flush()
+
+    stored = by_id(metadata)
+    assert set(stored) == {first.id, second.id}
+    assert [field["name"] for field in stored[second.id]["fields"]] == ["video_id", "position", "speed"]
+    assert stored[first.id]["registered_at"] <= stored[second.id]["registered_at"]  # BSON dates: milliseconds
+    versions = [stored[document["name_id"]] for document in events.find().sort("data.speed", 1)]
+    assert [len(version["fields"]) for version in versions] == [2, 3]
+    assert assert_valid_events(events.find()) == 2
+
+
+def test_metadata_is_stored_once_and_keeps_its_first_registration_time(make_exporter, metadata):
+    commands = Commands()
+    exporter = make_exporter(extra={"event_listeners": [commands]})
+    later = WHEN + datetime.timedelta(days=30)
+    batch = [metadata_record(), metadata_record("edx.other"), metadata_record(), record_for(event())]
+    assert exporter.export(batch) == LogRecordExportResult.SUCCESS
+    # Another process (or a retried batch) registering the same types later changes nothing.
+    assert exporter.export([metadata_record(when=later), metadata_record("edx.other", when=later)]) == (
+        LogRecordExportResult.SUCCESS
+    )
+
+    stored = list(metadata.find())
+    assert sorted(document["name"] for document in stored) == ["edx.other", "edx.video.played"]
+    assert {document["registered_at"] for document in stored} == {WHEN}
+    first_update = commands.named("update")[0].command
+    assert first_update["ordered"] is False
+    assert len(first_update["updates"]) == 3  # one unordered bulk write per batch, upserts only
+    assert all(update["upsert"] for update in first_update["updates"])
+    assert {update["q"]["_id"] for update in first_update["updates"]} == set(by_id(metadata))
+
+
+def test_filters_on_events_never_keep_metadata_out(make_tracker, make_exporter, events, metadata):
+    only_enrollments = RegexFilter("allowlist", [r"^edx\.course\.enrollment\."])
+    no_metadata = RegexFilter("blocklist", [r"^eventtracking\.metadata$"])
+    tracker = make_tracker(
+        processors=[only_enrollments],
+        backends={"routed": RoutingBackend(processors=[no_metadata], backends={"mongo": make_exporter()})},
+    )
+    enrolled = tracker.register("edx.course.enrollment.activated", "A learner enrolled.", {"mode": "The track."})
+    played = tracker.register("edx.video.played", "A learner started a video.", VIDEO_FIELDS)
+    tracker.emit("edx.course.enrollment.activated", {"mode": "audit"})
+    tracker.emit("edx.video.played", {"video_id": "v1", "position": 0})
+    assert tracker.flush()
+
+    assert set(by_id(metadata)) == {enrolled.id, played.id}
+    assert [document["name"] for document in events.find()] == ["edx.course.enrollment.activated"]
+
+
+def test_metadata_written_while_the_server_is_down_is_retried(nx_server, make_exporter, mongo_database):
+    exporter = make_exporter(nx_server)
+    nx_server.stop()
+    batch = [metadata_record(), record_for(event(data={"seq": 1}))]
+    assert exporter.export(batch) == LogRecordExportResult.FAILURE
+    assert diagnostics.counts()["mongodb_unavailable"] == 1
+
+    nx_server.start()
+    wait_until(lambda: exporter.export(batch) == LogRecordExportResult.SUCCESS, message="the retry")
+    with client_for(nx_server.uri) as client:
+        database = client[mongo_database]
+        assert [document["name"] for document in database[registry.DEFAULT_METADATA_COLLECTION].find()] == [
+            "edx.video.played"
+        ]
+        assert sequence_numbers(database["events"]) == [1]
+
+
+def stores_the_metadata_in(collection: str, tracker, database) -> None:
+    played = tracker.register("edx.video.played", "A learner started a video.", VIDEO_FIELDS)
+    tracker.emit("edx.video.played", {"video_id": "v1", "position": 0})
+    assert tracker.flush()
+    assert [document["_id"] for document in database[collection].find()] == [played.id]
+    assert database["events"].find_one()["name_id"] == played.id
+    assert registry.DEFAULT_METADATA_COLLECTION not in database.list_collection_names()
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_the_metadata_collection_is_configurable(how, make_tracker, make_exporter, mongo_client, monkeypatch):
+    if how == "environment":
+        monkeypatch.setenv("EVENTTRACKING_MONGODB_METADATA_COLLECTION", "docs_from_env")
+        exporter, expected = make_exporter(), "docs_from_env"
+    else:
+        monkeypatch.setenv("EVENTTRACKING_MONGODB_METADATA_COLLECTION", "not_this_one")
+        exporter, expected = make_exporter(metadata_collection="docs"), "docs"
+    database = exporter.database.name
+    assert exporter.metadata_collection.full_name == f"{database}.{expected}"  # the events' database
+    stores_the_metadata_in(expected, make_tracker(backends={"mongo": exporter}), mongo_client[database])
+
+
+def test_the_seed_backend_takes_the_metadata_collection_too(make_tracker, mongo_server, mongo_client, mongo_database):
+    backend = MongoBackend(**mongo_server.options, database=mongo_database, metadata_collection="docs")
+    assert backend.metadata_collection.full_name == f"{mongo_database}.docs"
+    stores_the_metadata_in("docs", make_tracker(backends={"mongo": backend}), mongo_client[mongo_database])
 
 
 # Bulk writes, write concern, indexes
@@ -400,11 +578,17 @@ def test_the_entry_point_takes_the_database_from_the_uri(mongo_server, mongo_dat
 
 
 def test_the_defaults_are_the_seeds(monkeypatch):
-    for name in ("EVENTTRACKING_MONGODB_URI", "EVENTTRACKING_MONGODB_DATABASE", "EVENTTRACKING_MONGODB_COLLECTION"):
+    for name in (
+        "EVENTTRACKING_MONGODB_URI",
+        "EVENTTRACKING_MONGODB_DATABASE",
+        "EVENTTRACKING_MONGODB_COLLECTION",
+        "EVENTTRACKING_MONGODB_METADATA_COLLECTION",
+    ):
         monkeypatch.delenv(name, raising=False)
     exporter = MongoLogExporter()
     try:
         assert exporter.collection.full_name == "eventtracking.events"
+        assert exporter.metadata_collection.full_name == "eventtracking.event_metadata"
         assert list(exporter.client.topology_description.server_descriptions()) == [("localhost", 27017)]
         assert exporter.client.options.server_selection_timeout == 2.0
         assert exporter.collection.write_concern.document == {"w": 1}
@@ -428,6 +612,8 @@ def test_the_defaults_are_the_seeds(monkeypatch):
         lambda: MongoLogExporter(database="bad$name"),
         lambda: MongoLogExporter(database=""),
         lambda: MongoLogExporter(collection=""),
+        lambda: MongoLogExporter(metadata_collection=""),
+        lambda: MongoLogExporter(metadata_collection=5),
         lambda: MongoLogExporter(w=-1),
         lambda: MongoLogExporter(w=True),
         lambda: MongoLogExporter(w=1, extra={"w": 0}),

@@ -13,6 +13,9 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
+from eventtracking.registry import METADATA_EVENT_NAME
+from tests.event_types.schema_check import assert_valid_event, assert_valid_events
+
 WHEN = datetime.datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=datetime.UTC)
 CONTEXT = {"user_id": 42, "course": {"id": "course-v1:edX+Demo", "tags": ["a", "b"]}, "ip": "203.0.113.9"}
 
@@ -58,6 +61,7 @@ def test_events_reach_an_otlp_receiver_through_the_logger_provider(make_tracker,
     assert outside.event_name == "edx.outside.span"
     assert (outside.trace_id, outside.span_id) == (None, None)
     assert outside.body["data"] == {}
+    assert assert_valid_events([inside.body, outside.body]) == 2
 
 
 def test_an_otlp_exporter_as_a_tracker_backend_is_batched_off_the_callers_thread(make_tracker, otlp_receiver):
@@ -73,6 +77,25 @@ def test_an_otlp_exporter_as_a_tracker_backend_is_batched_off_the_callers_thread
     assert {(log.event_name, log.scope, log.attributes["user_id"]) for log in logs} == {("batched", "eventtracking", 1)}
     assert "telemetry.sdk.language" in logs[0].resource
     assert len(otlp_receiver.requests.items) < 5  # batched requests, not one per event
+    assert assert_valid_events(log.body for log in logs) == 5
+
+
+def test_registered_types_and_their_metadata_records_arrive_as_the_schema_says(make_tracker, otlp_receiver):
+    tracker = make_tracker(backends={"otlp": otlp_receiver.exporter()})
+    played = tracker.register("edx.video.played", "A learner started a video.", {"position": "Seconds."})
+    bare = tracker.register("edx.bare")  # no description, no fields: empty values survive the OTLP encoding
+    with tracker.context("request", {"user_id": 1}, description="The HTTP request."):
+        tracker.emit("edx.video.played", {"position": 1.5})
+        tracker.emit("edx.bare", {})
+    assert tracker.flush()
+
+    logs = otlp_receiver.logs.wait_for(5)
+    assert [log.event_name for log in logs] == [METADATA_EVENT_NAME] * 3 + ["edx.video.played", "edx.bare"]
+    request = tracker.registry.contexts["request"]
+    assert [log.body["data"] for log in logs[:3]] == [played.as_data(), bare.as_data(), request.as_data()]
+    assert logs[2].body["data"]["kind"] == "context"
+    assert (logs[3].body["name_id"], logs[3].body["context_type_id"]) == (played.id, request.id)
+    assert assert_valid_events(log.body for log in logs) == 5
 
 
 AUTO_CONFIGURED_APP = textwrap.dedent(
@@ -114,6 +137,7 @@ def test_otel_logs_exporter_auto_configuration_sends_the_default_trackers_events
     (log,) = otlp_receiver.logs.wait_for(1)
     assert log.event_name == "auto.configured"
     assert log.body["data"] == {"n": 1}
+    assert_valid_event(log.body)
     assert log.attributes == {"user_id": 5, "org": "edX"}
     assert log.resource["service.name"] == "auto-configured-app"
     assert log.scope == "eventtracking"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import logging
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,9 @@ from eventtracking import diagnostics
 from eventtracking.backends.segment import SegmentBackend
 from eventtracking.environment import load_exporter
 from eventtracking.exceptions import ImproperlyConfigured
+from eventtracking.registry import METADATA_EVENT_NAME
 from eventtracking.tracker import get_tracker
+from tests.event_types.schema_check import assert_valid_event
 
 WRITE_KEY = "test-write-key"
 # The client posts at most every upload_interval seconds; short, so tests do not wait.
@@ -134,6 +137,43 @@ def test_events_without_user_or_name_are_skipped_and_counted(make_tracker, segme
 
     assert [(message["event"], message["userId"]) for message in segment_api.messages.stays(1)] == [("user.zero", "0")]
     assert diagnostics.counts()["segment_skipped"] == 4
+
+
+def test_metadata_records_are_not_user_events_neither_sent_nor_counted(make_tracker, segment_api, exporter, caplog):
+    caplog.set_level(logging.DEBUG, logger="eventtracking.exporters.segment")
+    tracker = make_tracker(backends={"segment": exporter})
+    played = tracker.register("edx.video.played", "A learner started a video.", {"position": "Seconds."})
+    with tracker.context("request", request_context(), description="The HTTP request."):
+        tracker.emit("edx.video.played", {"position": 1})
+    assert tracker.flush()
+
+    (message,) = segment_api.messages.stays(1)
+    assert message["event"] == "edx.video.played"
+    assert message["properties"]["name_id"] == played.id
+    assert_valid_event(message["properties"])
+    assert "segment_skipped" not in diagnostics.counts()
+    assert "Not sent to Segment: the metadata record of 'edx.video.played'" in caplog.text
+    assert "Not sent to Segment: the metadata record of 'request'" in caplog.text
+
+
+def test_the_seed_backend_does_not_send_metadata_records_either(make_tracker, segment_api, module_client, monkeypatch):
+    backend = SegmentBackend()
+    tracker = make_tracker(backends={"segment": backend})
+    tracker.register("seed.event", "An event of the seed backend.")
+    with tracker.context("request", {"user_id": 3}):
+        tracker.emit("seed.event", {})
+    assert tracker.flush()
+    assert [message["event"] for message in segment_api.messages.stays(1)] == ["seed.event"]
+    assert "segment_skipped" not in diagnostics.counts()
+
+    # Nor does it warn that Segment is not configured for them: they were never meant for Segment.
+    monkeypatch.setattr(analytics, "write_key", None)
+    backend.send({"name": METADATA_EVENT_NAME, "timestamp": WHEN, "context": {}, "data": played_metadata()})
+    assert "segment_not_configured" not in diagnostics.counts()
+
+
+def played_metadata() -> dict[str, object]:
+    return {"id": "0123456789abcdef", "kind": "event", "name": "edx.video.played", "description": "", "fields": []}
 
 
 def test_a_failing_api_gets_the_events_once_it_recovers(make_tracker, segment_api, exporter):

@@ -15,6 +15,10 @@ Publishing to a broker that is down blocks for as long as Celery's connection re
 (``broker_connection_timeout``, ``broker_transport_options``), so after a failure the broker is
 left alone for ``enqueue_retry_seconds`` (default 5): events in that pause go straight to the
 fallback, counted as ``async_enqueue_skipped``.
+
+Metadata records (``eventtracking.registry.is_metadata``) go around the processors, as in every
+router (``RoutingBackend.processed``), and are enqueued like events: a filter meant for events
+never keeps the documentation of those events from the nested backends.
 """
 
 from __future__ import annotations
@@ -26,10 +30,8 @@ from typing import Any
 
 from eventtracking import diagnostics, records
 from eventtracking.backends.routing import RoutingBackend
-from eventtracking.processors.exceptions import EventEmissionExit
 from eventtracking.routing import Processor
 from eventtracking.tasks import encode_event, send_event
-from eventtracking.values import copy_event_value
 
 LOG = logging.getLogger(__name__)
 
@@ -52,10 +54,9 @@ class AsyncRoutingBackend(RoutingBackend):
         super().__init__(processors=processors, backends=backends)
 
     def send(self, event: dict[str, Any]) -> None:
-        """Process the event, then enqueue it for a worker; never raises."""
-        try:
-            processed = self.process_event(copy_event_value(event)) if self.processors else event
-        except EventEmissionExit:
+        """Process the event (a metadata record goes around the processors), then enqueue it; never raises."""
+        processed = self._processed(event) if self.processors else event
+        if processed is None:
             LOG.debug("[EventEmissionExit] skipping event %r", event.get("name"))
             return
         if time.monotonic() < self._broker_retry_at:

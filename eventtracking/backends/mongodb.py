@@ -5,7 +5,8 @@ the seed inserted each event on the emitting thread, with unacknowledged writes 
 lost events silently; this one buffers them (bounded), inserts them in unordered batches with
 acknowledged writes (``w=1``; ``extra={"w": 0}`` still works) and retries while the server is
 down. Its options are the seed's (``host``, ``port``, ``user``, ``password``, ``database``,
-``collection``, ``extra``), plus the exporter's ``uri`` and ``w`` and the buffer's
+``collection``, ``extra``), plus the exporter's ``uri``, ``w`` and ``metadata_collection`` (where
+the metadata of registered event types goes, see the exporter) and the buffer's
 ``max_queue_size``, ``max_export_batch_size``, ``schedule_delay_millis``,
 ``retry_max_backoff_seconds`` and ``retry_timeout_seconds``.
 """
@@ -21,7 +22,9 @@ from eventtracking.exceptions import ImproperlyConfigured
 from eventtracking.records import record_for
 from eventtracking.values import copy_event_value
 
-_EXPORTER_OPTIONS = frozenset({"host", "port", "user", "password", "database", "collection", "extra", "uri", "w"})
+_EXPORTER_OPTIONS = frozenset(
+    {"host", "port", "user", "password", "database", "collection", "metadata_collection", "extra", "uri", "w"}
+)
 _BUFFER_OPTIONS = frozenset(
     {
         "max_queue_size",
@@ -46,6 +49,7 @@ class MongoBackend(EventBatchProcessor):
         self.connection = exporter.client
         self.database = exporter.database
         self.collection = exporter.collection
+        self.metadata_collection = exporter.metadata_collection
 
     def send(self, event: dict[str, Any]) -> None:
         """Queue the event for the next batch (a copy: later changes by the caller are not stored)."""

@@ -1,8 +1,8 @@
 """The original ``SegmentBackend``: each event as a Segment ``track`` call, queued on the emitting thread.
 
 A face over ``eventtracking.exporters.segment``: the same mapping (``track_call``; events without
-a name or ``context.user_id`` are skipped and counted), with the original's two ways to reach
-Segment:
+a name or ``context.user_id`` are skipped and counted, metadata records are not sent), with the
+original's two ways to reach Segment:
 
 * ``SegmentBackend()`` uses the module-level ``segment.analytics`` client, which other code
   initializes (``segment.analytics.write_key = ...``, ``host``...), as the original assumed;
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventtracking.exporters.segment import SegmentLogExporter, analytics, enqueue, wait_for_delivery
+from eventtracking.exporters.segment import SegmentLogExporter, analytics, enqueue, skip_metadata, wait_for_delivery
 
 from eventtracking import diagnostics
 from eventtracking.exceptions import ImproperlyConfigured
@@ -52,7 +52,9 @@ class SegmentBackend:
         return analytics
 
     def send(self, event: dict[str, Any]) -> None:
-        """Queue the event for Segment."""
+        """Queue the event for Segment (metadata records are not events: never sent)."""
+        if skip_metadata(event):
+            return
         target = self._target()
         if target is not None and not enqueue(target, event):
             diagnostics.count("dropped.SegmentBackend")

@@ -1,6 +1,7 @@
 """Settings of the Django example. It needs no database: users live in memory, sessions in signed cookies."""
 
 import os
+from pathlib import Path
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-example-only-secret-key")
 DEBUG = False
@@ -25,3 +26,10 @@ MIDDLEWARE = [
 ]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 AUTHENTICATION_BACKENDS = ["examples.django_app.auth.DemoBackend"]
+# The page that loads the browser client (views.page); Django's CSRF context processor is built in.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
+    }
+]

@@ -1,4 +1,9 @@
-"""Views of the Django example: each emits an event, which carries the request context."""
+"""Views of the Django example: each emits an event, which carries the request context.
+
+``page`` serves a page that loads the browser client (``eventtracking.django.urls``), whose
+``Tracker.emit`` sends a click on its button to the client's endpoint. The event types are
+registered in ``events.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,24 @@ from collections.abc import AsyncIterator, Iterator
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from eventtracking import tracker
+from examples.django_app import events  # noqa: F401  (registers the event types)
 
 
 def index(request: HttpRequest) -> JsonResponse:
     tracker.emit("demo.page.viewed", {"page": "home"})
     return JsonResponse({"ok": True})
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    """A page with a button; the template's ``{{ csrf_token }}`` gives the browser client its token."""
+    tracker.emit("demo.page.viewed", {"page": "button"})
+    username = request.user.username if request.user.is_authenticated else None
+    return render(request, "page.html", {"username": username})
 
 
 @csrf_exempt

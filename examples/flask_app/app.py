@@ -2,8 +2,11 @@
 
 It has no event-tracking setup of its own: ``opentelemetry-instrument`` applies the
 ``eventtracking_flask`` instrumentor, which enters the request context for every request, and
-the ``EVENTTRACKING_*`` / ``OTEL_*`` environment decides where the events go. Users live in
-memory and any non-empty password logs in: a demo, not a login system.
+the ``EVENTTRACKING_*`` / ``OTEL_*`` environment decides where the events go. Its event types are
+registered in ``events.py``. The page ``/page`` loads the browser client (the blueprint of
+``eventtracking.browser.flask``), whose ``Tracker.emit`` sends a click on its button to the
+blueprint's endpoint. Users live in memory and any non-empty password logs in: a demo, not a
+login system.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, g, render_template, request, session
 
 from eventtracking import tracker
+from eventtracking.browser.flask import create_blueprint
+from examples.flask_app import events  # noqa: F401  (registers the event types)
 
 USERS = {"alice": 1, "bob": 2}
 
@@ -23,6 +28,8 @@ def create_app() -> Flask:
     """The example app; a factory, so tests can make fresh instances."""
     app = Flask(__name__)
     app.secret_key = os.environ.get("FLASK_SECRET_KEY", "flask-example-only-secret")
+    # /eventtracking/tracker.js and /eventtracking/events; its CSRF token lives in the signed session.
+    app.register_blueprint(create_blueprint())
 
     @app.before_request
     def load_user() -> None:
@@ -34,6 +41,11 @@ def create_app() -> Flask:
     def index() -> dict:
         tracker.emit("demo.page.viewed", {"page": "home"})
         return {"ok": True}
+
+    @app.get("/page")
+    def page() -> str:
+        tracker.emit("demo.page.viewed", {"page": "button"})
+        return render_template("page.html", username=g.user.username if g.user else None)
 
     @app.post("/login")
     def login() -> tuple[dict, int]:

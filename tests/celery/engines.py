@@ -14,7 +14,8 @@ class FlakyBackend:
     """Fails the first ``failures`` attempts at each event (by ``data["marker"]``), then takes it.
 
     Every attempt is a JSON line in ``path``: the attempt number, whether it delivered, the type
-    of the timestamp as received and the event.
+    of the timestamp as received and the event. Records without a marker (the metadata records
+    of registered types) are taken at once, without a line.
     """
 
     def __init__(self, path: str, failures: int = 0) -> None:
@@ -23,7 +24,9 @@ class FlakyBackend:
         self.attempts: dict[str, int] = {}
 
     def send(self, event: dict[str, Any]) -> None:
-        marker = event["data"]["marker"]
+        marker = event["data"].get("marker")
+        if marker is None:
+            return
         attempt = self.attempts[marker] = self.attempts.get(marker, 0) + 1
         delivered = attempt > self.failures
         timestamp = event["timestamp"]

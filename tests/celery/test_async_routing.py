@@ -14,11 +14,13 @@ from opentelemetry.sdk._logs import LoggerProvider
 
 from eventtracking import diagnostics
 from eventtracking.backends.async_routing import AsyncRoutingBackend
+from eventtracking.registry import METADATA_EVENT_NAME, is_metadata
 from eventtracking.tasks import decode_event
 from eventtracking.tracker import Tracker
 from tests.celery import worker_config
 from tests.celery.support import current_celery_app, django_tracker, producer_for, wait_until
 from tests.django_app.engines import Recorder
+from tests.event_types.schema_check import assert_valid_events
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,6 +39,12 @@ def _memorized(tracker: Tracker) -> Recorder:
     return memory
 
 
+def _logged(worker, marker: str) -> list[dict]:
+    """The events marked ``marker`` in the worker's ``tracking`` log (other tests' events and metadata aside)."""
+    events = [json.loads(line) for line in worker.lines("tracking.log")]
+    return [event for event in events if event["data"].get("marker") == marker]
+
+
 def test_the_documented_configuration_delivers_only_the_allowed_event(producer, worker):
     marker = _marker()
     memory = _memorized(producer)
@@ -46,10 +54,10 @@ def test_the_documented_configuration_delivers_only_the_allowed_event(producer, 
         producer.emit("edx.course.enrollment.activated", {"marker": marker, "mode": "verified"})
 
     # One worker takes the queue in order: had the first event been enqueued, it would be logged first.
-    lines = wait_until(lambda: worker.lines("tracking.log"), DELIVERY_TIMEOUT, "the event in the worker's log")
+    logged = wait_until(lambda: _logged(worker, marker), DELIVERY_TIMEOUT, "the event in the worker's log")
     activated = memory.events[1]
     assert activated["name"] == "edx.course.enrollment.activated"
-    assert [json.loads(line) for line in lines] == [
+    assert logged == [
         {
             "name": "edx.course.enrollment.activated",
             "timestamp": activated["timestamp"].isoformat(),
@@ -57,6 +65,29 @@ def test_the_documented_configuration_delivers_only_the_allowed_event(producer, 
             "data": {"marker": marker, "mode": "verified"},
         }
     ]
+
+
+def test_the_metadata_of_a_type_the_filter_drops_still_reaches_the_worker(producer, worker):
+    marker = _marker()
+    memory = _memorized(producer)
+    # The documented allowlist lets only edx.course.enrollment.activated through...
+    dropped = producer.register(f"test.filtered.{marker}", "An event the allowlist drops.", {"marker": "The test."})
+    producer.emit(f"test.filtered.{marker}", {"marker": marker})
+    producer.emit("edx.course.enrollment.activated", {"marker": marker})
+
+    # ...and its metadata record goes around it, enqueued before the events: logged before the allowed event.
+    wait_until(lambda: _logged(worker, marker), DELIVERY_TIMEOUT, "the allowed event in the worker's log")
+    logged = [json.loads(line) for line in worker.lines("tracking.log")]
+    mine = [event for event in logged if event["data"].get("marker") == marker or event["data"].get("id") == dropped.id]
+    assert [event["name"] for event in mine] == [METADATA_EVENT_NAME, "edx.course.enrollment.activated"]
+    (sent,) = [event for event in memory.events if is_metadata(event)]
+    assert mine[0] == {
+        "name": METADATA_EVENT_NAME,
+        "timestamp": sent["timestamp"].isoformat(),
+        "context": {},
+        "data": dropped.as_data(),
+    }
+    assert assert_valid_events(mine) == 2
 
 
 def test_a_failing_nested_backend_is_retried_alone_until_it_delivers(producer, worker):
@@ -178,6 +209,16 @@ def test_when_the_broker_is_down_emit_does_not_fail_and_events_are_delivered_her
         in caplog.text
     )
     assert f"; {action} (and the events of the next {ENQUEUE_RETRY_SECONDS} seconds)." in caplog.text
+
+
+def test_metadata_records_go_around_the_processors_when_delivered_here(broker_down):
+    with django_tracker(_async_backends(sync_fallback=True)) as producer:
+        played = producer.register("filtered.played", "A type the allowlist drops.", {"n": "A number."})
+        producer.emit("filtered.played", {"n": 1})
+        recorder = producer.get_backend("async").backends["recorder"]
+
+    assert [(event["name"], event["data"]) for event in recorder.events] == [(METADATA_EVENT_NAME, played.as_data())]
+    assert diagnostics.counts().get("async_enqueue_error") == 1
 
 
 def test_as_a_log_record_processor_it_enqueues_rather_than_delivering_here(broker_down, make_tracker):

@@ -3,7 +3,9 @@
 Events go to a JSON-lines file through the ``eventtracking_logger`` exporter, configured only by
 environment variables. A single sync worker serves every request, and a probe event emitted by
 the worker before each request (see apps/gunicorn_conf.py) shows what the previous request left
-behind: nothing, even after a view that raised and a streamed response.
+behind: nothing, even after a view that raised and a streamed response. The examples register
+their event types (``events.py``): the worker writes each type's metadata record once, and the
+events of those types carry its id.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import hmac
 import pytest
 import requests
 
+from eventtracking.registry import METADATA_EVENT_NAME
+from examples.django_app import events as django_events
+from examples.flask_app import events as flask_events
 from tests.instrumentation.support import BEARER, OTHER_COOKIE, PASSWORD, assert_no_secrets
 from tests.peers.servers import clean_env, gunicorn, read_events
 
@@ -22,7 +27,8 @@ APPS = {
     "flask": ("examples.flask_app.app:app", "session"),
     "django": ("examples.django_app.wsgi:application", "sessionid"),
 }
-EXPECTED_EVENTS = 12  # 5 probes, login, failure, 3 stream chunks, 2 page views
+TYPES = {"flask": flask_events.TYPES, "django": django_events.TYPES}
+EXPECTED_EVENTS = 12  # 5 probes, login, failure, 3 stream chunks, 2 page views; and a metadata record per type
 
 
 @pytest.mark.parametrize("framework", list(APPS))
@@ -80,7 +86,17 @@ def test_request_context_under_gunicorn(tmp_path, framework, launch, trusted_pro
         session_key = client.cookies[session_cookie]
         assert client.get(f"{url}/", headers={**browser, "X-Request-ID": "req-4"}, timeout=10).ok
         assert requests.get(f"{url}/", timeout=10).ok  # anonymous, no header of ours
-        events = read_events(events_file, EXPECTED_EVENTS, log)
+        records = read_events(events_file, EXPECTED_EVENTS + len(TYPES[framework]), log)
+
+    metadata = [record for record in records if record["name"] == METADATA_EVENT_NAME]
+    assert sorted((record["data"] for record in metadata), key=lambda data: data["id"]) == sorted(
+        (registered.as_data() for registered in TYPES[framework]), key=lambda data: data["id"]
+    )
+    assert all(record["context"] == {} for record in metadata)
+    events = [record for record in records if record["name"] != METADATA_EVENT_NAME]
+    ids = {registered.name: registered.id for registered in TYPES[framework]}
+    for event in events:  # the probe's type is not registered: no id
+        assert event.get("name_id") == ids.get(event["name"]), event
 
     probes = [event for event in events if event["name"] == "probe.request_started"]
     assert [probe["data"]["path"] for probe in probes] == ["/login", "/fail", "/stream", "/", "/"]

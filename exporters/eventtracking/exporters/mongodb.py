@@ -20,6 +20,21 @@ An event that still cannot be stored (over MongoDB's 16 MiB document limit, or t
 valid Unicode) is written with its ``data`` replaced by ``{"eventtracking_truncated": true,
 "reason": ...}``, with a warning.
 
+Metadata records (``eventtracking.registry.is_metadata``: the documentation of a registered event
+type or described context, emitted once as an event named ``eventtracking.metadata``) are not
+events: they go to a collection of their own in the same database, ``metadata_collection``
+(``EVENTTRACKING_MONGODB_METADATA_COLLECTION``, default ``event_metadata``), one document per
+metadata id (``registry.metadata_document``)::
+
+    {"_id": "<id>", "kind": "event" | "context", "name", "description",
+     "fields": [{"name", "description"}, ...], "registered_at": <BSON date>}
+
+Events carry that id as ``name_id`` (and ``context_type_id``), so an analyst joins an event to
+the documentation in force when it was emitted. A batch's metadata is written with one
+unordered ``bulk_write`` of upserts (``$setOnInsert``): writing it again (a retried batch,
+another process registering the same type) changes nothing, and ``registered_at`` stays the
+first registration's. It is written before the batch's events, and retried with them.
+
 Retries are safe: the documents of a failed batch keep their ``_id`` when the batch is exported
 again, and a duplicate-key error on such a document means an earlier attempt stored it. Indexes
 on ``name`` and ``timestamp`` are created on a background thread at start-up (again after the
@@ -40,11 +55,11 @@ from bson.errors import InvalidDocument
 from bson.raw_bson import RawBSONDocument
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.trace import format_span_id, format_trace_id
-from pymongo import ASCENDING, IndexModel, MongoClient, WriteConcern
+from pymongo import ASCENDING, IndexModel, MongoClient, UpdateOne, WriteConcern
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, ConfigurationError, ConnectionFailure, PyMongoError
 
-from eventtracking import config, diagnostics, values
+from eventtracking import config, diagnostics, registry, values
 from eventtracking.exceptions import ImproperlyConfigured
 from eventtracking.records import event_of
 
@@ -180,8 +195,10 @@ class MongoLogExporter(LogRecordExporter):
     ``password`` authenticate against ``database`` unless ``extra`` sets ``authSource``, as
     the seed did. ``database`` defaults to ``EVENTTRACKING_MONGODB_DATABASE``, then the URI's
     database, then ``eventtracking``; ``collection`` to ``EVENTTRACKING_MONGODB_COLLECTION``,
-    then ``events``. ``extra`` is passed to ``MongoClient`` and overrides ``CLIENT_DEFAULTS``;
-    ``w`` is the write concern (default 1: acknowledged). Records that are not events are skipped.
+    then ``events``; ``metadata_collection`` (where metadata records go, in the same database) to
+    ``EVENTTRACKING_MONGODB_METADATA_COLLECTION``, then ``event_metadata``. ``extra`` is passed
+    to ``MongoClient`` and overrides ``CLIENT_DEFAULTS``; ``w`` is the write concern (default 1:
+    acknowledged). Records that are not events are skipped.
     """
 
     def __init__(
@@ -193,6 +210,7 @@ class MongoLogExporter(LogRecordExporter):
         password: str | None = None,
         database: str | None = None,
         collection: str | None = None,
+        metadata_collection: str | None = None,
         extra: Mapping[str, Any] | None = None,
         uri: str | None = None,
         w: int | str | None = None,
@@ -204,6 +222,7 @@ class MongoLogExporter(LogRecordExporter):
             ("password", password, (str,)),
             ("database", database, (str,)),
             ("collection", collection, (str,)),
+            ("metadata_collection", metadata_collection, (str,)),
             ("extra", extra, (Mapping,)),
             ("uri", uri, (str,)),
             ("w", w, (int, str)),
@@ -228,6 +247,8 @@ class MongoLogExporter(LogRecordExporter):
             database = config.text(config.MONGODB_DATABASE, "") or uri_database or DEFAULT_DATABASE
         if collection is None:
             collection = config.text(config.MONGODB_COLLECTION, DEFAULT_COLLECTION)
+        if metadata_collection is None:
+            metadata_collection = config.text(config.MONGODB_METADATA_COLLECTION, registry.DEFAULT_METADATA_COLLECTION)
         options = _client_options(extra, uri_options, user, password, database)
         try:
             if uri is not None:
@@ -236,6 +257,7 @@ class MongoLogExporter(LogRecordExporter):
                 self.client = MongoClient(host=host or DEFAULT_HOST, port=port or DEFAULT_PORT, **options)
             self.database = self.client[database]
             self.collection: Collection = self.database[collection]
+            self.metadata_collection: Collection = self.database[metadata_collection]
         except (ConfigurationError, TypeError, ValueError, PyMongoError) as error:
             raise ImproperlyConfigured(f"MongoDB exporter{origin}: {error}") from error
         if not self.collection.write_concern.acknowledged:
@@ -281,6 +303,7 @@ class MongoLogExporter(LogRecordExporter):
                 return LogRecordExportResult.FAILURE
             previous = self._unconfirmed
             documents: list[RawBSONDocument] = []
+            upserts: list[tuple[str, UpdateOne]] = []
             retried: set[int] = set()
             unconfirmed: dict[int, tuple[Any, RawBSONDocument]] = {}
             for record in batch:
@@ -292,6 +315,11 @@ class MongoLogExporter(LogRecordExporter):
                     event = event_of(record)
                     if event is None:
                         continue
+                    if registry.is_metadata(event):
+                        upsert = self._metadata_upsert(event)
+                        if upsert is not None:
+                            upserts.append(upsert)
+                        continue
                     document = self._encoded(to_document(event, record))
                     if document is None:
                         continue
@@ -299,6 +327,9 @@ class MongoLogExporter(LogRecordExporter):
                 documents.append(document)
             # Kept until the insert is confirmed, so that a retry re-sends the same _ids.
             self._unconfirmed = unconfirmed
+            # The metadata first, so that the documentation is there before the events that refer to it.
+            if upserts and not self._upsert_metadata(upserts):
+                return LogRecordExportResult.FAILURE
             if documents and not self._insert(documents, retried):
                 return LogRecordExportResult.FAILURE
             self._unconfirmed = {}
@@ -336,6 +367,71 @@ class MongoLogExporter(LogRecordExporter):
         diagnostics.count(f"dropped.{type(self).__name__}")
         diagnostics.warn("mongodb_unstorable", name, "Event %r cannot be stored (%s): dropped.", name, reason)
         return None
+
+    def _metadata_upsert(self, event: Mapping[str, Any]) -> tuple[str, UpdateOne] | None:
+        """The metadata id and the upsert that stores it (None when it cannot be stored)."""
+        key, update = registry.metadata_upsert(event)
+        # The values follow the value rule; the operator's own "$" key stays as it is.
+        update = {operator: bson_value(fields) for operator, fields in update.items()}
+        try:
+            bson.encode({"q": key, "u": update}, codec_options=self._codec_options)
+        except _ENCODE_ERRORS as error:
+            diagnostics.count(f"dropped.{type(self).__name__}")
+            diagnostics.warn(
+                "mongodb_unstorable",
+                registry.METADATA_EVENT_NAME,
+                "The metadata %r of %r cannot be stored (%s): dropped.",
+                key["_id"],
+                _text(event["data"].get("name")),
+                _text(f"{type(error).__name__}: {error}")[:500],
+            )
+            return None
+        return key["_id"], UpdateOne(key, update, upsert=True)
+
+    def _upsert_metadata(self, upserts: list[tuple[str, UpdateOne]]) -> bool:
+        """One unordered bulk write of metadata upserts; True when each is stored or can never be."""
+        target = self.metadata_collection
+        try:
+            target.bulk_write([upsert for _, upsert in upserts], ordered=False)
+        except BulkWriteError as error:
+            complete = True
+            for write_error in error.details.get("writeErrors", ()):
+                code = write_error.get("code")
+                if code == _DUPLICATE_KEY:
+                    continue  # a concurrent upsert of the same id inserted it first: stored
+                if code in _TRANSIENT_CODES:
+                    complete = False
+                    continue
+                diagnostics.count(f"dropped.{type(self).__name__}")
+                diagnostics.warn(
+                    "mongodb_rejected",
+                    code,
+                    "MongoDB rejected metadata %r (code %s: %s); it is not retried.",
+                    upserts[write_error["index"]][0],
+                    code,
+                    write_error.get("errmsg"),
+                )
+            if error.details.get("writeConcernErrors"):
+                complete = False
+                diagnostics.warn(
+                    "mongodb_write_concern",
+                    target.full_name,
+                    "The write concern of %s was not satisfied (retried): %s",
+                    target.full_name,
+                    error.details["writeConcernErrors"][0].get("errmsg"),
+                )
+            return complete
+        except PyMongoError as error:
+            diagnostics.warn(
+                "mongodb_unavailable",
+                target.full_name,
+                "Could not write %d metadata record(s) to %s (they are kept and retried): %s",
+                len(upserts),
+                target.full_name,
+                error,
+            )
+            return False
+        return True
 
     def _insert(self, documents: list[RawBSONDocument], retried: set[int]) -> bool:
         """One unordered bulk insert; True when every document is stored or can never be."""

@@ -12,6 +12,10 @@ becomes the Google Analytics ``clientId``, ``ip`` the ``ip``, ``agent`` the ``us
 ``https://{host}{path}`` when ``page`` is absent. The whole event is the ``properties``,
 converted by the portable rule (datetimes as UTC ISO-8601 strings), and its timestamp is the
 message's ``timestamp``, so an event delivered late keeps the time it happened.
+
+Metadata records (``eventtracking.registry.is_metadata``: the documentation of a registered event
+type, emitted once as ``eventtracking.metadata``) are not user events: they are never sent, nor
+counted as skipped (a DEBUG log line notes each).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from urllib.parse import urlunsplit
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from eventtracking import config, diagnostics, values
+from eventtracking import config, diagnostics, registry, values
 from eventtracking.exceptions import ImproperlyConfigured
 from eventtracking.records import event_of
 
@@ -36,7 +40,7 @@ try:
 except ImportError:  # the ``segment`` extra is not installed
     analytics = None
 
-__all__ = ["SegmentLogExporter", "enqueue", "track_call", "wait_for_delivery"]
+__all__ = ["SegmentLogExporter", "enqueue", "skip_metadata", "track_call", "wait_for_delivery"]
 
 LOG = logging.getLogger(__name__)
 
@@ -100,13 +104,24 @@ def track_call(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return call
 
 
+def skip_metadata(event: Any) -> bool:
+    """True for a metadata record, which documents events and is not one: Segment never gets it."""
+    if not registry.is_metadata(event):
+        return False
+    LOG.debug("Not sent to Segment: the metadata record of %r (not a user event).", event["data"].get("name"))
+    return True
+
+
 def enqueue(target: Any, event: Mapping[str, Any]) -> bool:
     """Queue ``event`` on ``target`` (a ``Client``, or the ``segment.analytics`` module).
 
     False means the client's queue is full, so that the caller can wait and try again. Events
     Segment cannot take (no user or name, over the client's 32 KB message limit) are counted,
-    logged and reported as handled: sending them again would not help.
+    logged and reported as handled: sending them again would not help. Metadata records are
+    not events: they are reported as handled, neither sent nor counted.
     """
+    if skip_metadata(event):
+        return True
     call = track_call(event) if isinstance(event, Mapping) else None
     name = event.get("name") if isinstance(event, Mapping) else None
     if call is None:
