@@ -47,7 +47,7 @@ import datetime
 import logging
 import threading
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import bson
@@ -390,75 +390,64 @@ class MongoLogExporter(LogRecordExporter):
 
     def _upsert_metadata(self, upserts: list[tuple[str, UpdateOne]]) -> bool:
         """One unordered bulk write of metadata upserts; True when each is stored or can never be."""
-        target = self.metadata_collection
-        try:
-            target.bulk_write([upsert for _, upsert in upserts], ordered=False)
-        except BulkWriteError as error:
-            complete = True
-            for write_error in error.details.get("writeErrors", ()):
-                code = write_error.get("code")
-                if code == _DUPLICATE_KEY:
-                    continue  # a concurrent upsert of the same id inserted it first: stored
-                if code in _TRANSIENT_CODES:
-                    complete = False
-                    continue
-                diagnostics.count(f"dropped.{type(self).__name__}")
-                diagnostics.warn(
-                    "mongodb_rejected",
-                    code,
-                    "MongoDB rejected metadata %r (code %s: %s); it is not retried.",
-                    upserts[write_error["index"]][0],
-                    code,
-                    write_error.get("errmsg"),
-                )
-            if error.details.get("writeConcernErrors"):
-                complete = False
-                diagnostics.warn(
-                    "mongodb_write_concern",
-                    target.full_name,
-                    "The write concern of %s was not satisfied (retried): %s",
-                    target.full_name,
-                    error.details["writeConcernErrors"][0].get("errmsg"),
-                )
-            return complete
-        except PyMongoError as error:
-            diagnostics.warn(
-                "mongodb_unavailable",
-                target.full_name,
-                "Could not write %d metadata record(s) to %s (they are kept and retried): %s",
-                len(upserts),
-                target.full_name,
-                error,
-            )
-            return False
-        return True
+        return self._write(
+            self.metadata_collection,
+            lambda target: target.bulk_write([upsert for _, upsert in upserts], ordered=False),
+            kind="metadata",
+            label=lambda index: upserts[index][0],
+            # A duplicate key means a concurrent upsert of the same id inserted it first: stored.
+            stored_when_duplicate=lambda index: True,
+            count=len(upserts),
+        )
 
     def _insert(self, documents: list[RawBSONDocument], retried: set[int]) -> bool:
         """One unordered bulk insert; True when every document is stored or can never be."""
+        return self._write(
+            self.collection,
+            lambda target: target.insert_many(documents, ordered=False),
+            kind="event",
+            label=lambda index: documents[index].get("name"),
+            # A duplicate key on a retried document means an earlier attempt of this batch stored it.
+            stored_when_duplicate=lambda index: id(documents[index]) in retried,
+            count=len(documents),
+        )
+
+    def _write(
+        self,
+        target: Collection,
+        write: Callable[[Collection], Any],
+        *,
+        kind: str,
+        label: Callable[[int], Any],
+        stored_when_duplicate: Callable[[int], bool],
+        count: int,
+    ) -> bool:
+        """Run one unordered bulk ``write``, then sort its errors into stored, to retry, and rejected.
+
+        True when nothing is left to retry: what the server rejects for good is counted and logged.
+        """
         try:
-            self.collection.insert_many(documents, ordered=False)
+            write(target)
         except BulkWriteError as error:
-            return self._settle(error.details, documents, retried)
+            details = error.details
         except PyMongoError as error:
             diagnostics.warn(
                 "mongodb_unavailable",
-                self.collection.full_name,
-                "Could not write %d event(s) to %s (they are kept and retried): %s",
-                len(documents),
-                self.collection.full_name,
+                target.full_name,
+                "Could not write %d %s record(s) to %s (they are kept and retried): %s",
+                count,
+                kind,
+                target.full_name,
                 error,
             )
             return False
-        return True
-
-    def _settle(self, details: Mapping[str, Any], documents: list[RawBSONDocument], retried: set[int]) -> bool:
-        """Sort a bulk write's errors into stored, to retry, and rejected; True when nothing is to retry."""
+        else:
+            return True
         complete = True
-        for error in details.get("writeErrors", ()):
-            document = documents[error["index"]]
-            code = error.get("code")
-            if code == _DUPLICATE_KEY and id(document) in retried:
-                continue  # stored by an earlier attempt of this batch
+        for write_error in details.get("writeErrors", ()):
+            index, code = write_error["index"], write_error.get("code")
+            if code == _DUPLICATE_KEY and stored_when_duplicate(index):
+                continue
             if code in _TRANSIENT_CODES:
                 complete = False
                 continue
@@ -466,18 +455,19 @@ class MongoLogExporter(LogRecordExporter):
             diagnostics.warn(
                 "mongodb_rejected",
                 code,
-                "MongoDB rejected event %r (code %s: %s); it is not retried.",
-                document.get("name"),
+                "MongoDB rejected %s %r (code %s: %s); it is not retried.",
+                kind,
+                label(index),
                 code,
-                error.get("errmsg"),
+                write_error.get("errmsg"),
             )
         if details.get("writeConcernErrors"):
             complete = False
             diagnostics.warn(
                 "mongodb_write_concern",
-                self.collection.full_name,
+                target.full_name,
                 "The write concern of %s was not satisfied (retried): %s",
-                self.collection.full_name,
+                target.full_name,
                 details["writeConcernErrors"][0].get("errmsg"),
             )
         return complete
