@@ -85,10 +85,12 @@ class _Entry:
 class ContextStack:
     """An immutable snapshot of the entered contexts, oldest first, with their merged values."""
 
-    __slots__ = ("baggage", "entries", "generation", "incoming", "merged", "nested")
+    __slots__ = ("baggage", "entries", "generation", "incoming", "merged", "names", "nested")
 
     def __init__(self, entries: tuple[_Entry, ...]) -> None:
         self.entries = entries
+        # Read on every emit once a context is described (context_type_id): computed once per enter.
+        self.names = tuple(entry.name for entry in entries)
         merged: dict[str, Any] = {}
         incoming: dict[str, Any] = {}
         for entry in entries:
@@ -282,8 +284,11 @@ class OTelContextLocator:
     def names(self) -> tuple[str, ...]:
         """The names of the entered contexts, oldest first, the process-wide layer first (cheap)."""
         stack = self.current_stack()
-        local = tuple(entry.name for entry in stack.entries) if stack is not None else ()
-        process = tuple(name for name in self._process.contexts if name not in local)
+        local = stack.names if stack is not None else ()
+        process_contexts = self._process.contexts
+        if not process_contexts:
+            return local
+        process = tuple(name for name in process_contexts if name not in local)
         return process + local
 
     def contexts(self) -> OrderedDict[str, dict[str, Any]]:

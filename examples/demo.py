@@ -5,9 +5,10 @@ examples/flask_app under ``opentelemetry-instrument gunicorn``, configured only 
 variables: this package's distro, events to a JSON-lines file and to MongoDB. It sends a few
 requests as a browser would, including a batch from the browser client (``Tracker.emit`` on the
 page ``/page``, posted as ``tracker.js`` posts it), stops the app (which flushes its events), and
-prints what was stored: the events, then the documentation of their types (the metadata records
-the app writes once for each type it registers, which the events' ``name_id`` refers to).
-Run it with ``./scripts/demo``.
+prints what was stored: the events, then the documentation of their types and of the request
+context (the metadata records the app writes once for each type it registers, which the events'
+``name_id`` refers to, and for the request context the instrumentor describes, which their
+``context_type_id`` refers to). Run it with ``./scripts/demo``.
 """
 
 from __future__ import annotations
@@ -68,16 +69,18 @@ def show(title: str, lines: list[str]) -> None:
 
 
 def metadata_documents(database: pymongo.database.Database) -> tuple[str, list[dict]]:
-    """Where MongoDB keeps the event types, and their documents.
+    """Where MongoDB keeps the event types and contexts, and their documents: event types first, by name.
 
     The MongoDB exporter keeps them in their own collection, keyed by id; an exporter that keeps
     them with the events stores them as records named ``eventtracking.metadata``.
     """
-    documents = list(database[DEFAULT_METADATA_COLLECTION].find().sort("name"))
+    documents = list(database[DEFAULT_METADATA_COLLECTION].find().sort([("kind", -1), ("name", 1)]))
     if documents:
         return f"demo.{DEFAULT_METADATA_COLLECTION}", documents
     records = database["events"].find({"name": METADATA_EVENT_NAME}, {"_id": False, "trace_id": False})
-    return f"demo.events, named {METADATA_EVENT_NAME}", sorted(records, key=lambda record: record["data"]["name"])
+    return f"demo.events, named {METADATA_EVENT_NAME}", sorted(
+        records, key=lambda record: (record["data"]["kind"] != "event", record["data"]["name"])
+    )
 
 
 def main() -> None:
@@ -107,13 +110,19 @@ def main() -> None:
             lines = events_file.read_text().splitlines()
             events = [line for line in lines if json.loads(line)["name"] != METADATA_EVENT_NAME]
             show("JSON lines written by the eventtracking_logger exporter, events", events)
-            print(f"(and {len(lines) - len(events)} lines named {METADATA_EVENT_NAME}: the event types, below)")
+            print(
+                f"(and {len(lines) - len(events)} lines named {METADATA_EVENT_NAME}: "
+                "the event types and the request context, below)"
+            )
             with client_for(mongo.uri) as client:
                 documents = client["demo"]["events"].find({}, {"_id": False}).sort("timestamp")
                 stored = [doc for doc in documents if doc["name"] != METADATA_EVENT_NAME]
                 show("Documents in MongoDB (demo.events)", [json.dumps(doc, default=str) for doc in stored])
                 where, types = metadata_documents(client["demo"])
-                show(f"Event types: metadata in MongoDB ({where})", [json.dumps(doc, default=str) for doc in types])
+                show(
+                    f"Event types and contexts: metadata in MongoDB ({where})",
+                    [json.dumps(doc, default=str) for doc in types],
+                )
         finally:
             mongo.stop()
 

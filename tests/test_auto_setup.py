@@ -1,4 +1,9 @@
-"""opentelemetry-instrument with this package's distro and configurator, from environment variables only."""
+"""opentelemetry-instrument with this package's distro and configurator, from environment variables only.
+
+opentelemetry-instrument applies the Django and Flask instrumentors in every process where the
+framework is installed, a plain script included; their ``instrument()`` describes the request
+context, so the process writes that context's metadata record once, next to its events.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from eventtracking.instrumentation.request_context import REQUEST_CONTEXT
+
+from eventtracking.registry import METADATA_EVENT_NAME
 
 SCRIPT = """
 import logging, sys
@@ -40,8 +49,12 @@ def run_instrumented(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def events_in(stdout: str) -> list[dict]:
+    """The events logged, after checking that the only other line is the request context's metadata record."""
     prefix = "eventtracking.events "
-    return [json.loads(line.removeprefix(prefix)) for line in stdout.splitlines() if line.startswith(prefix)]
+    logged = [json.loads(line.removeprefix(prefix)) for line in stdout.splitlines() if line.startswith(prefix)]
+    metadata = [record for record in logged if record["name"] == METADATA_EVENT_NAME]
+    assert [record["data"] for record in metadata] == [REQUEST_CONTEXT.as_data()]
+    return [record for record in logged if record["name"] != METADATA_EVENT_NAME]
 
 
 def test_distro_sets_up_the_sdk_with_event_batching_and_events_carry_the_trace():
@@ -50,6 +63,7 @@ def test_distro_sets_up_the_sdk_with_event_batching_and_events_carry_the_trace()
     assert "PROCESSORS ['EventBatchProcessor']" in result.stdout
     (event,) = events_in(result.stdout)
     assert (event["name"], event["context"], event["data"]) == ("job.done", {"job_id": 7}, {"ok": True})
+    assert "context_type_id" not in event  # emitted outside any request
 
 
 def test_configurator_combines_with_another_distro_and_default_tracker_exports_when_otel_logs_are_off():

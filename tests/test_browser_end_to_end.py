@@ -4,10 +4,11 @@ A logged-in visitor opens ``/page`` and clicks its button; the page's ``Tracker.
 event, the browser client posts it to the blueprint's endpoint, and the app (configured only by
 environment variables: this package's distro, events to a JSON-lines file and to MongoDB) stores it
 with ``origin: "client"``, the request context of the browser's request (user, hashed session,
-address, user agent, the endpoint's path) and the ``name_id`` of the type the example registers,
-whose documentation is in MongoDB too. What the client puts in its own context lands under
-``client`` and never changes who the server says the visitor is. The Django example's page does
-the same through Django's CSRF machinery, with its signed-cookie sessions.
+address, user agent, the endpoint's path), the ``name_id`` of the type the example registers and
+the ``context_type_id`` of the request context, whose documentation is in MongoDB too. What the
+client puts in its own context lands under ``client`` and never changes who the server says the
+visitor is. The Django example's page does the same through Django's CSRF machinery, with its
+signed-cookie sessions.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ HASH_KEY = "browser-e2e-session-hash-key"
 CLICKED = "demo.button.clicked"
 ENDPOINT = "/eventtracking/events"
 FORGED = {"user_id": 2, "username": "bob", "ip": "203.0.113.66", "session": "forged", "origin": "server"}
+(REQUEST_CONTEXT,) = flask_events.CONTEXTS
 
 
 def wait_for(read: Callable[[], list[Any]], count: int, what: str, log: Path, timeout: float = 10.0) -> list[Any]:
@@ -114,6 +116,7 @@ def test_a_click_on_the_example_page_is_stored_with_the_page_request_context(exa
         context.close()
 
     assert clicked["name_id"] == forged["name_id"] == flask_events.BUTTON_CLICKED.id
+    assert clicked["context_type_id"] == forged["context_type_id"] == REQUEST_CONTEXT.id
     assert clicked["data"] == {"button": "like", "clicks": 1}
     assert len(clicked["trace_id"]) == 32  # the trace of the endpoint's request
     expected = {
@@ -141,21 +144,23 @@ def test_a_click_on_the_example_page_is_stored_with_the_page_request_context(exa
 
     # The server's view of the page itself: the same visitor, browser and address.
     (viewed,) = database["events"].find({"name": "demo.page.viewed", "data.page": "button"})
-    assert viewed["name_id"] == flask_events.PAGE_VIEWED.id
+    assert (viewed["name_id"], viewed["context_type_id"]) == (flask_events.PAGE_VIEWED.id, REQUEST_CONTEXT.id)
     assert {key: viewed["context"][key] for key in ("user_id", "username", "ip", "agent", "path")} == {
         **{key: expected[key] for key in ("user_id", "username", "ip", "agent")},
         "path": "/page",
     }
 
-    # An analyst joins the click to the documentation of its type.
+    # An analyst joins the click to the documentation of its type and of its context.
     def documented() -> list[Any]:
         records = list(database[DEFAULT_METADATA_COLLECTION].find())
         records += list(database["events"].find({"name": METADATA_EVENT_NAME}))
         return [found[0] for found in map(metadata_from_record, records) if found is not None]
 
-    types = {metadata.id: metadata for metadata in wait_for(documented, len(flask_events.TYPES), "metadata", log)}
+    expected_metadata = (*flask_events.TYPES, *flask_events.CONTEXTS)
+    types = {metadata.id: metadata for metadata in wait_for(documented, len(expected_metadata), "metadata", log)}
     assert types[clicked["name_id"]] == flask_events.BUTTON_CLICKED
-    assert set(types) == {metadata.id for metadata in flask_events.TYPES}
+    assert types[clicked["context_type_id"]] == REQUEST_CONTEXT
+    assert set(types) == {metadata.id for metadata in expected_metadata}
 
     # The JSON-lines file holds the same clicks.
     def logged_clicks() -> list[dict]:
@@ -163,8 +168,8 @@ def test_a_click_on_the_example_page_is_stored_with_the_page_request_context(exa
         return [event for event in map(json.loads, lines) if event["name"] == CLICKED]
 
     logged = wait_for(logged_clicks, 2, "the clicks in the JSON-lines file", log)
-    assert [(line["data"], line["context"], line["name_id"]) for line in logged] == [
-        (event["data"], event["context"], event["name_id"]) for event in (clicked, forged)
+    assert [(line["data"], line["context"], line["name_id"], line["context_type_id"]) for line in logged] == [
+        (event["data"], event["context"], event["name_id"], event["context_type_id"]) for event in (clicked, forged)
     ]
 
 
@@ -190,7 +195,7 @@ def test_an_anonymous_page_cannot_claim_a_user(example, chromium):
     assert expected.items() <= context.items()
     assert len(context["session"]) == 64 and context["session"] != "forged"  # the CSRF nonce made a session
     assert context["client"]["user_id"] == 2
-    assert clicked["name_id"] == flask_events.BUTTON_CLICKED.id
+    assert (clicked["name_id"], clicked["context_type_id"]) == (flask_events.BUTTON_CLICKED.id, REQUEST_CONTEXT.id)
 
 
 def test_the_django_example_page_sends_its_clicks_through_django_csrf_machinery(
@@ -220,6 +225,7 @@ def test_the_django_example_page_sends_its_clicks_through_django_csrf_machinery(
         assert len(stored_clicks(example)()) == 1
 
     assert clicked["name_id"] == django_events.BUTTON_CLICKED.id == flask_events.BUTTON_CLICKED.id
+    assert clicked["context_type_id"] == REQUEST_CONTEXT.id
     assert clicked["data"] == {"button": "like", "clicks": 1}
     expected = {
         "user_id": 1,

@@ -3,8 +3,9 @@
 Only environment variables configure them: this package's distro, ``OTEL_LOGS_EXPORTER=otlp,
 eventtracking_mongodb``, the OTLP endpoint of a local receiver and the test MongoDB server. Each
 event arrives with its request context and the trace id of the request's server span, which
-continues the trace the test sends in ``traceparent``, and with the ``name_id`` of its type,
-registered by the example (``events.py``), whose metadata records reach both stores too.
+continues the trace the test sends in ``traceparent``, with the ``name_id`` of its type,
+registered by the example (``events.py``), and the ``context_type_id`` of the request context,
+described by the instrumentors; the metadata records of both reach both stores too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ APPS = {
     "django": "examples.django_app.wsgi:application",
 }
 TYPES = {"flask": flask_events.TYPES, "django": django_events.TYPES}
+CONTEXTS = {"flask": flask_events.CONTEXTS, "django": django_events.CONTEXTS}
+# The metadata each app writes once: its event types, and the request context.
+DOCUMENTED = {framework: (*TYPES[framework], *CONTEXTS[framework]) for framework in APPS}
 
 
 def wait_for(read, count: int, what: str, log):
@@ -72,7 +76,7 @@ def test_events_reach_otlp_and_mongodb_with_request_context_and_trace(
             return [item for item in otlp_http_receiver.logs.items if item.event_name == METADATA_EVENT_NAME]
 
         (received,) = wait_for(viewed_in_otlp, 1, "OTLP", log)
-        metadata_received = wait_for(metadata_in_otlp, len(TYPES[framework]), "OTLP metadata", log)
+        metadata_received = wait_for(metadata_in_otlp, len(DOCUMENTED[framework]), "OTLP metadata", log)
         with client_for(mongo_server.uri) as client:
             collection = client[mongo_database]["events"]
             (stored,) = wait_for(lambda: list(collection.find({"name": "demo.page.viewed"})), 1, "MongoDB", log)
@@ -84,14 +88,17 @@ def test_events_reach_otlp_and_mongodb_with_request_context_and_trace(
                 documents += list(collection.find({"name": METADATA_EVENT_NAME}))
                 return [found[0] for found in map(metadata_from_record, documents) if found is not None]
 
-            metadata_stored = wait_for(metadata_in_mongodb, len(TYPES[framework]), "MongoDB metadata", log)
+            metadata_stored = wait_for(metadata_in_mongodb, len(DOCUMENTED[framework]), "MongoDB metadata", log)
 
-    registered = {metadata.id: metadata for metadata in TYPES[framework]}
+    registered = {metadata.id: metadata for metadata in DOCUMENTED[framework]}
     assert sorted(item.body["data"]["id"] for item in metadata_received) == sorted(registered)
     assert all(registered[item.body["data"]["id"]].as_data() == item.body["data"] for item in metadata_received)
     assert {metadata.id: metadata for metadata in metadata_stored} == registered
     name_id = flask_events.PAGE_VIEWED.id if framework == "flask" else django_events.PAGE_VIEWED.id
     assert received.body["name_id"] == stored["name_id"] == name_id
+    (request_context,) = CONTEXTS[framework]
+    assert received.body["context_type_id"] == stored["context_type_id"] == request_context.id
+    assert registered[stored["context_type_id"]].name == "eventtracking.request"
 
     expected_context = {"user_id": 1, "username": "alice", "path": "/", "method": "GET", "request_id": "e2e-1"}
     assert received.trace_id == TRACE_ID

@@ -14,6 +14,7 @@ from eventtracking import diagnostics
 from eventtracking.backends.logger import DateTimeJSONEncoder, LoggerBackend
 from eventtracking.environment import load_exporter
 from eventtracking.exceptions import ImproperlyConfigured
+from eventtracking.registry import describe, metadata_event
 
 EST = datetime.timezone(datetime.timedelta(hours=-5))
 
@@ -62,6 +63,17 @@ def test_oversize_events_are_truncated_with_a_warning_never_dropped_silently(cap
     assert line["data"]["original_size"] > 500
     assert "over max_event_size=200: logged without its data" in caplog.text
     assert diagnostics.counts()["oversize_event"] == 1
+
+
+def test_metadata_records_are_written_whole_whatever_max_event_size(caplog):
+    caplog.set_level(logging.INFO)
+    fields = {f"field_{number}": "A field documented at length. " * 5 for number in range(12)}
+    metadata = describe("context", "big.context", "A context with many documented fields.", fields)
+    record = metadata_event(metadata, datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    LoggingLogExporter(name="documented", max_event_size=200).write(record)
+    (line,) = lines(caplog, "documented")
+    assert line["data"] == metadata.as_data()
+    assert "oversize_event" not in diagnostics.counts()
 
 
 def test_drop_policy_and_huge_contexts_are_dropped_with_a_warning(caplog):

@@ -1,9 +1,15 @@
-"""examples/two_services under opentelemetry-instrument: what crosses between the services, and what does not."""
+"""examples/two_services under opentelemetry-instrument: what crosses between the services, and what does not.
+
+Each service also writes the request context's metadata record once (the instrumentor describes
+it), and its events, emitted inside a request, carry that context's ``context_type_id``.
+"""
 
 from __future__ import annotations
 
 import requests
+from eventtracking.instrumentation.request_context import REQUEST_CONTEXT
 
+from eventtracking.registry import METADATA_EVENT_NAME
 from tests.peers.servers import clean_env, free_port, gunicorn, read_events
 
 SECRETS_OF_THE_FRONT = ("user_id", "username", "ip", "session", "agent", "request_id")
@@ -25,7 +31,10 @@ def service_env(name: str, events_file, **extra: str) -> dict[str, str]:
 
 
 def without_probes(events: list[dict]) -> list[dict]:
-    return [event for event in events if event["name"] != "probe.request_started"]
+    """The service's own events: not the probes, and the one metadata record, the request context's."""
+    metadata = [event["data"] for event in events if event["name"] == METADATA_EVENT_NAME]
+    assert metadata == [REQUEST_CONTEXT.as_data()]
+    return [event for event in events if event["name"] not in ("probe.request_started", METADATA_EVENT_NAME)]
 
 
 def test_only_allowed_context_crosses_and_clients_cannot_forge_it(tmp_path):
@@ -53,12 +62,16 @@ def test_only_allowed_context_crosses_and_clients_cannot_forge_it(tmp_path):
             f"{back}/charge", json={"amount": 1}, headers={"baggage": "user_id=666,course_id=forged"}, timeout=10
         )
         assert forged.ok, back_log.read_text()
-        # Each worker also writes a probe event before every request (tests/instrumentation/apps/gunicorn_conf.py).
-        started, finished = without_probes(read_events(front_events, 3, front_log))
-        charged, forged_charge = without_probes(read_events(back_events, 4, back_log))
+        # Each worker also writes a probe event before every request (tests/instrumentation/apps/gunicorn_conf.py),
+        # and the request context's metadata record.
+        started, finished = without_probes(read_events(front_events, 4, front_log))
+        charged, forged_charge = without_probes(read_events(back_events, 5, back_log))
 
     assert started["context"]["user_id"] == 1 and started["context"]["course_id"] == "course-v1:edX+Demo+2026"
     assert finished["data"] == {"charged": True}
+    # The course context, entered inside the request, is not described: the request context's id.
+    for event in (started, finished, charged, forged_charge):
+        assert event["context_type_id"] == REQUEST_CONTEXT.id, event
 
     # The allowed key crossed; nothing else of the front's context did.
     assert charged["data"]["baggage"] == "course_id=course-v1%3AedX%2BDemo%2B2026"

@@ -195,11 +195,11 @@ def emit_batch(
     instrumentation has not entered one already (its request context is the authority). With a
     strict tracker, an event that fails a check of its registration stops the batch with a 400.
     """
-    from eventtracking.instrumentation.request_context import REQUEST_CONTEXT_NAME
+    from eventtracking.instrumentation.request_context import REQUEST_CONTEXT_NAME, enter_request_context
 
     enter_request = REQUEST_CONTEXT_NAME not in tracker.located_context
     if enter_request:
-        tracker.enter_context(REQUEST_CONTEXT_NAME, request_context())
+        enter_request_context(tracker, request_context())
     emitted = 0
     try:
         for event in events:

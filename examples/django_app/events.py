@@ -8,10 +8,13 @@ module sends each type's metadata record (``eventtracking.metadata``) once throu
 The types both examples emit are registered once, by the Flask example's events module (which
 imports nothing of Flask), so they have the same ids; only the async view's type is Django's own.
 ``demo.button.clicked`` is emitted by the browser, with ``Tracker.emit`` on the page ``/page``;
-its events carry ``origin: "client"`` and the page's request context, like the server's.
+its events carry ``origin: "client"`` and the page's request context, like the server's. The
+request context, described by the instrumentation, is listed in this module's documentation too.
 """
 
 from __future__ import annotations
+
+from eventtracking.instrumentation.request_context import REQUEST_CONTEXT
 
 from eventtracking import tracker
 from examples.flask_app.events import BUTTON_CLICKED, FAILURE_STARTED, LOGGED_IN, PAGE_VIEWED, STREAM_CHUNK
@@ -22,5 +25,6 @@ ASYNC_VIEWED = tracker.register(
     {"page": "Which page: async."},
 )
 
-# Every type of this example, for the tests.
+# Every type of this example, for the tests; the contexts its events are emitted in.
 TYPES = (PAGE_VIEWED, ASYNC_VIEWED, LOGGED_IN, FAILURE_STARTED, STREAM_CHUNK, BUTTON_CLICKED)
+CONTEXTS = (REQUEST_CONTEXT,)

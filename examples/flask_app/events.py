@@ -7,9 +7,16 @@ module sends each type's metadata record (``eventtracking.metadata``) once throu
 
 ``demo.button.clicked`` is emitted by the browser, with ``Tracker.emit`` on the page ``/page``;
 its events carry ``origin: "client"`` and the page's request context, like the server's.
+
+Every event is emitted in the request context that the instrumentor enters, which the
+instrumentation describes itself (``REQUEST_CONTEXT``, registered when its module is imported):
+importing it here lists it in this module's documentation too; its events carry its id as
+``context_type_id``.
 """
 
 from __future__ import annotations
+
+from eventtracking.instrumentation.request_context import REQUEST_CONTEXT
 
 from eventtracking import tracker
 
@@ -44,3 +51,5 @@ BUTTON_CLICKED = tracker.register(
 
 # Every type of this example, for the tests and the demo.
 TYPES = (PAGE_VIEWED, LOGGED_IN, FAILURE_STARTED, STREAM_CHUNK, BUTTON_CLICKED)
+# The contexts its events are emitted in.
+CONTEXTS = (REQUEST_CONTEXT,)

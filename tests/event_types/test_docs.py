@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from eventtracking.exporters.logger import LoggingLogExporter
 from eventtracking.exporters.mongodb import MongoLogExporter
+from eventtracking.instrumentation.request_context import REQUEST_CONTEXT
 
 from eventtracking.registry import DEFAULT_METADATA_COLLECTION, describe, is_metadata, metadata_upsert
 from tests.event_types.schema_check import assert_valid_events
@@ -51,6 +53,18 @@ def test_markdown_from_a_module_lists_types_contexts_fields_and_versions():
     assert "[edx.video.played](#event-edx-video-played)" in text
     assert '<a id="event-edx-video-played"></a>' in text
     assert "A &lt;report&gt; was generated." in text
+
+
+@pytest.mark.parametrize("module", ["examples.flask_app.events", "eventtracking.instrumentation.request_context"])
+def test_the_request_context_is_documented_by_the_instrumentation_and_the_examples(module):
+    text = docs("--module", module).stdout
+    section = text[text.index("## Contexts") :]
+    assert "### eventtracking.request" in section
+    assert f"Current version: `{REQUEST_CONTEXT.id}`" in section
+    assert REQUEST_CONTEXT.description in section
+    for key, meaning in REQUEST_CONTEXT.fields.items():
+        assert f"| `{key}` | {meaning} |" in section
+    assert ("### demo.page.viewed" in text) == (module == "examples.flask_app.events")
 
 
 def test_the_console_script_is_the_same_command():

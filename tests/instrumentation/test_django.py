@@ -20,10 +20,12 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.test import Client, override_settings
 from eventtracking.instrumentation.django import MIDDLEWARE, EventTrackingDjangoInstrumentor
+from eventtracking.instrumentation.request_context import REQUEST_CONTEXT
 from opentelemetry import baggage
 from opentelemetry.instrumentation.django import DjangoInstrumentor
 
 import examples.django_app.settings as example_settings
+from eventtracking.registry import METADATA_EVENT_NAME
 from eventtracking.tracker import get_tracker
 from tests.instrumentation.support import BEARER, OTHER_COOKIE, PASSWORD, assert_no_secrets, server_span
 
@@ -145,6 +147,10 @@ def test_every_request_key_on_the_events_of_a_view(events, django_instrumented):
         "client_id": "555.777",
         "request_id": "req-django-1",
     }
+    # Described: each event carries the request context's id, documented once by a metadata record.
+    assert login["context_type_id"] == viewed["context_type_id"] == REQUEST_CONTEXT.id
+    contexts = [record["data"] for record in events.named(METADATA_EVENT_NAME) if record["data"]["kind"] == "context"]
+    assert contexts == [REQUEST_CONTEXT.as_data()]
     assert_no_secrets(events.events)
     assert client.cookies[settings.SESSION_COOKIE_NAME].value not in repr(events.events)
     assert_nothing_left()
@@ -242,6 +248,7 @@ def test_async_views_under_asgi(events, django_instrumented):
     chunks = events.named("demo.stream.chunk")
     assert [chunk["data"]["number"] for chunk in chunks] == [0, 1, 2]
     assert all(chunk["context"] == {**viewed["context"], "path": "/async-stream"} for chunk in chunks)
+    assert {event["context_type_id"] for event in (viewed, *chunks)} == {REQUEST_CONTEXT.id}
     assert_no_secrets(events.events)
 
 

@@ -4,8 +4,11 @@ Events go to a JSON-lines file through the ``eventtracking_logger`` exporter, co
 environment variables. A single sync worker serves every request, and a probe event emitted by
 the worker before each request (see apps/gunicorn_conf.py) shows what the previous request left
 behind: nothing, even after a view that raised and a streamed response. The examples register
-their event types (``events.py``): the worker writes each type's metadata record once, and the
-events of those types carry its id.
+their event types (``events.py``) and the instrumentors describe the request context: the worker
+writes each one's metadata record once, the events of those types carry the type's id
+(``name_id``), and the events emitted inside a request the request context's (``context_type_id``).
+A Flask app using Flask-Login (apps/flask_login_app.py) gets its users under opentelemetry-instrument
+with no code changes, from ``current_user`` or from the getter ``EVENTTRACKING_FLASK_USER_GETTER`` names.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hmac
 
 import pytest
 import requests
+from eventtracking.instrumentation.request_context import REQUEST_CONTEXT
 
 from eventtracking.registry import METADATA_EVENT_NAME
 from examples.django_app import events as django_events
@@ -28,7 +32,30 @@ APPS = {
     "django": ("examples.django_app.wsgi:application", "sessionid"),
 }
 TYPES = {"flask": flask_events.TYPES, "django": django_events.TYPES}
-EXPECTED_EVENTS = 12  # 5 probes, login, failure, 3 stream chunks, 2 page views; and a metadata record per type
+CONTEXTS = {"flask": flask_events.CONTEXTS, "django": django_events.CONTEXTS}
+# 5 probes, login, failure, 3 stream chunks, 2 page views; and a metadata record per type and per context
+EXPECTED_EVENTS = 12
+
+
+def documented_events(records: list[dict], framework: str) -> list[dict]:
+    """The events among ``records``, once checked against the metadata records (one per type and context)."""
+    metadata = [record for record in records if record["name"] == METADATA_EVENT_NAME]
+    assert sorted((record["data"] for record in metadata), key=lambda data: data["id"]) == sorted(
+        (registered.as_data() for registered in (*TYPES[framework], *CONTEXTS[framework])),
+        key=lambda data: data["id"],
+    )
+    assert all(record["context"] == {} for record in metadata)
+    events = [record for record in records if record["name"] != METADATA_EVENT_NAME]
+    ids = {registered.name: registered.id for registered in TYPES[framework]}
+    for event in events:  # the probe's type is not registered: no id
+        assert event.get("name_id") == ids.get(event["name"]), event
+    # Emitted inside a request: the request context's id; the probes, emitted before it, have none.
+    (request_context,) = CONTEXTS[framework]
+    assert request_context.name == "eventtracking.request"
+    for event in events:
+        in_request = event["name"] != "probe.request_started"
+        assert event.get("context_type_id") == (request_context.id if in_request else None), event
+    return events
 
 
 @pytest.mark.parametrize("framework", list(APPS))
@@ -86,17 +113,10 @@ def test_request_context_under_gunicorn(tmp_path, framework, launch, trusted_pro
         session_key = client.cookies[session_cookie]
         assert client.get(f"{url}/", headers={**browser, "X-Request-ID": "req-4"}, timeout=10).ok
         assert requests.get(f"{url}/", timeout=10).ok  # anonymous, no header of ours
-        records = read_events(events_file, EXPECTED_EVENTS + len(TYPES[framework]), log)
+        documented = len(TYPES[framework]) + len(CONTEXTS[framework])
+        records = read_events(events_file, EXPECTED_EVENTS + documented, log)
 
-    metadata = [record for record in records if record["name"] == METADATA_EVENT_NAME]
-    assert sorted((record["data"] for record in metadata), key=lambda data: data["id"]) == sorted(
-        (registered.as_data() for registered in TYPES[framework]), key=lambda data: data["id"]
-    )
-    assert all(record["context"] == {} for record in metadata)
-    events = [record for record in records if record["name"] != METADATA_EVENT_NAME]
-    ids = {registered.name: registered.id for registered in TYPES[framework]}
-    for event in events:  # the probe's type is not registered: no id
-        assert event.get("name_id") == ids.get(event["name"]), event
+    events = documented_events(records, framework)
 
     probes = [event for event in events if event["name"] == "probe.request_started"]
     assert [probe["data"]["path"] for probe in probes] == ["/login", "/fail", "/stream", "/", "/"]
@@ -140,3 +160,40 @@ def test_request_context_under_gunicorn(tmp_path, framework, launch, trusted_pro
     assert_no_secrets(recorded)
     for secret in (session_key, "reset_token"):
         assert secret not in recorded
+
+
+@pytest.mark.parametrize("user_source", ["flask-login", "environment-getter"])
+def test_flask_users_under_gunicorn_and_opentelemetry_instrument(tmp_path, user_source):
+    """No code changes: Flask-Login's current_user, or the getter the environment names, is the user."""
+    events_file = tmp_path / "events.jsonl"
+    env = clean_env(
+        OTEL_PYTHON_DISTRO="distro",
+        OTEL_PYTHON_CONFIGURATOR="configurator",
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        EVENTTRACKING_EXPORTERS="eventtracking_logger",
+        EVENTTRACKING_LOGGER_FILE=str(events_file),  # at the default size limit, which metadata records ignore
+        EVENTTRACKING_SCHEDULE_DELAY_MILLIS="50",
+    )
+    if user_source == "environment-getter":  # imported at start-up, before the app
+        env["EVENTTRACKING_FLASK_USER_GETTER"] = "tests.instrumentation.apps.user_getters:header_user"
+    log = tmp_path / "gunicorn.log"
+    with gunicorn("tests.instrumentation.apps.flask_login_app:app", env, under_otel=True, log=log) as url:
+        client = requests.Session()
+        assert client.post(f"{url}/login", data={"username": "alice"}, timeout=10).ok, log.read_text()
+        assert client.get(f"{url}/", headers={"X-Test-User": "zoe"}, timeout=10).ok
+        records = read_events(events_file, 5, log)  # 2 probes, login, page view; the request context's record
+
+    (metadata,) = [record for record in records if record["name"] == METADATA_EVENT_NAME]
+    assert metadata["data"] == REQUEST_CONTEXT.as_data()
+    by_name = {record["name"]: record for record in records if record["name"] != "probe.request_started"}
+    login, viewed = by_name["login.done"], by_name["page.viewed"]
+    assert "user_id" not in login["context"]  # anonymous when the request began
+    if user_source == "flask-login":
+        assert (viewed["context"]["user_id"], viewed["context"]["username"]) == (1, "alice")
+        assert viewed["data"] == {"user_loaded": True}
+    else:
+        assert (viewed["context"]["user_id"], viewed["context"]["username"]) == ("user-zoe", "zoe")
+        assert viewed["data"] == {"user_loaded": False}
+    assert login["context_type_id"] == viewed["context_type_id"] == REQUEST_CONTEXT.id

@@ -5,7 +5,9 @@ other values by the portable rule of ``eventtracking.values``. An event longer t
 ``max_event_size`` characters is never dropped silently: by default (``on_oversize="truncate"``)
 it is written with its ``data`` replaced by ``{"eventtracking_truncated": true,
 "original_size": N}`` and a warning is logged; with ``on_oversize="drop"`` it is dropped with a
-warning. Both are counted in ``eventtracking.diagnostics``.
+warning. Both are counted in ``eventtracking.diagnostics``. Metadata records
+(``eventtracking.metadata``, the documentation of an event type or a context, written once per
+process) are never cut: they are written whole whatever their size.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from eventtracking import config, diagnostics, values
 from eventtracking.exceptions import ImproperlyConfigured
 from eventtracking.records import event_of
+from eventtracking.registry import is_metadata
 
 DEFAULT_LOGGER_NAME = "eventtracking.events"
 MAX_EVENT_SIZE = 1024
@@ -116,7 +119,7 @@ class LoggingLogExporter(LogRecordExporter):
         """Log one event now, on this thread."""
         line = self.serialize(event)
         limit = self.max_event_size
-        if limit is not None and len(line) > limit:
+        if limit is not None and len(line) > limit and not is_metadata(event):
             line = self._oversize(event, line, limit)
             if line is None:
                 return

@@ -29,6 +29,16 @@ request body ever reaches the context.
 A request's context is exited when its response is done. A streamed body is wrapped by
 ``in_request_context``, so that code running while it streams (a generator view) still sees
 the request's OTel Context, and the request context is exited when the server closes it.
+
+The context is described (``REQUEST_CONTEXT``: the table above, as a context type), so an
+analyst can look up what each key means: importing this module, which every instrumentor does,
+registers it with the module-level ``eventtracking.tracker.register_context`` (so the default
+tracker adopts it, and ``python -m eventtracking docs --module
+eventtracking.instrumentation.request_context`` lists it), ``instrument()`` registers it again
+if the registry was replaced since, and ``enter_request_context`` gives it to a tracker that
+serves a request without knowing it. Events emitted inside a request therefore carry
+``context_type_id``, and each process writes the context's metadata record once. A description
+of ``eventtracking.request`` registered by the application is left in force.
 """
 
 from __future__ import annotations
@@ -45,18 +55,23 @@ from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 
-from eventtracking import config, diagnostics
+from eventtracking import config, diagnostics, registry
+from eventtracking import tracker as tracker_module
+from eventtracking.registry import Metadata
 from eventtracking.tracker import Tracker
 
 __all__ = [
     "MAX_LENGTHS",
+    "REQUEST_CONTEXT",
     "REQUEST_CONTEXT_NAME",
     "AsyncStreamInContext",
     "StreamInContext",
     "SyncStreamInContext",
     "client_ip",
+    "enter_request_context",
     "exit_request_context",
     "in_request_context",
+    "register_request_context",
     "request_context",
     "session_context",
     "user_context",
@@ -81,6 +96,46 @@ MAX_LENGTHS = {
 }
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,127}")
 _GA_COOKIE = re.compile(r"GA\d+\.\d+\.(\d+\.\d+)")
+
+# What the context means, for the analyst reading an event long after: its metadata (context_type_id).
+REQUEST_CONTEXT = registry.describe(
+    registry.CONTEXT,
+    REQUEST_CONTEXT_NAME,
+    "The HTTP request the event was emitted while serving, entered by the Django and Flask instrumentors "
+    "(and by the browser client's endpoint): who sent it, from where, and what it asked for. The user is the "
+    "one known when the request started; absent values are left out and strings are cut to a maximum length.",
+    {
+        "user_id": "The authenticated user's primary key (pk, else id); absent for an anonymous request.",
+        "username": "The authenticated user's username (get_username(), else username); absent for an anonymous "
+        "request.",
+        "session": "HMAC-SHA256 (hex) of the session key, keyed with EVENTTRACKING_SESSION_HASH_KEY or the "
+        "framework's secret key: the same for every request of a session, never the session key itself.",
+        "ip": "The client's address: REMOTE_ADDR; behind N trusted proxies (EVENTTRACKING_TRUSTED_PROXY_COUNT), "
+        "the N-th address from the right of X-Forwarded-For.",
+        "agent": "The User-Agent header (at most 512 characters).",
+        "host": "The Host header (SERVER_NAME without one).",
+        "path": "The request path, including the app's mount point, without the query string.",
+        "method": "The HTTP method.",
+        "referer": "The Referer header, without user info, query string or fragment.",
+        "accept_language": "The Accept-Language header.",
+        "client_id": "The Google Analytics client id: 123.456 from a _ga cookie GA1.2.123.456.",
+        "request_id": "The incoming X-Request-ID when it is a plain token of at most 128 characters, else a new "
+        "uuid4 hex.",
+    },
+)
+
+
+def register_request_context() -> Metadata:
+    """Register ``REQUEST_CONTEXT`` with the module-level ``register_context``, unless a description is in force.
+
+    The default tracker adopts it (now if it exists, else when it is made) and writes its metadata
+    record once. An application that registers its own description of ``eventtracking.request``
+    keeps it: that one is returned.
+    """
+    in_force = tracker_module.DEFAULT_TYPES.contexts.get(REQUEST_CONTEXT_NAME)
+    if in_force is not None:
+        return in_force
+    return tracker_module.register_context(REQUEST_CONTEXT_NAME, REQUEST_CONTEXT.description, REQUEST_CONTEXT.fields)
 
 
 def _put(context: dict[str, Any], key: str, value: Any) -> None:
@@ -213,6 +268,13 @@ def session_context(session_key: str | None, framework_secret: str | bytes | Non
     return {"session": hmac.new(key, session_key.encode(), hashlib.sha256).hexdigest()}
 
 
+def enter_request_context(tracker: Tracker, context: Mapping[str, Any]) -> None:
+    """Enter ``context`` as the request context; a tracker that has no description of it gets ``REQUEST_CONTEXT``."""
+    if REQUEST_CONTEXT_NAME not in tracker.registry.contexts:
+        tracker.register_context(REQUEST_CONTEXT_NAME, REQUEST_CONTEXT.description, REQUEST_CONTEXT.fields)
+    tracker.enter_context(REQUEST_CONTEXT_NAME, context)
+
+
 def exit_request_context(tracker: Tracker) -> None:
     """Exit the request context entered for the current request."""
     tracker.exit_context(REQUEST_CONTEXT_NAME)
@@ -292,3 +354,6 @@ def in_request_context(body: Any, tracker: Tracker) -> StreamInContext:
     if hasattr(body, "__aiter__") and not hasattr(body, "__iter__"):
         return AsyncStreamInContext(body, tracker)
     return SyncStreamInContext(body, tracker)
+
+
+register_request_context()

@@ -11,7 +11,8 @@ in ``MIDDLEWARE`` yourself: it is then left where it is. The middleware works wi
 async views, under WSGI and ASGI; it does nothing while the instrumentor is off.
 
 With OTel's own Django instrumentation, whose middleware comes first, the request context
-also lands on the server span as attributes.
+also lands on the server span as attributes. ``instrument()`` describes the request context
+(``register_request_context``): events emitted inside it carry ``context_type_id``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from eventtracking.instrumentation._instrumentor import FrameworkInstrumentor
 from eventtracking.instrumentation.django.package import _instruments
+from eventtracking.instrumentation.request_context import register_request_context
 from opentelemetry.instrumentation.utils import unwrap
 
 __all__ = ["MIDDLEWARE", "EventTrackingDjangoInstrumentor"]
@@ -41,6 +43,7 @@ class EventTrackingDjangoInstrumentor(FrameworkInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
+        register_request_context()
         wrapt.wrap_function_wrapper(BaseHandler, "load_middleware", self._load_middleware)
 
     def _uninstrument(self, **kwargs: Any) -> None:

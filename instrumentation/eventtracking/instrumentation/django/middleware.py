@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from eventtracking.instrumentation.django import EventTrackingDjangoInstrumentor
 from eventtracking.instrumentation.request_context import (
-    REQUEST_CONTEXT_NAME,
+    enter_request_context,
     exit_request_context,
     in_request_context,
     request_context,
@@ -46,7 +46,7 @@ class RequestContextMiddleware:
         if not EventTrackingDjangoInstrumentor().is_instrumented_by_opentelemetry:
             return self.get_response(request)
         tracker = get_tracker()
-        tracker.enter_context(REQUEST_CONTEXT_NAME, {**_context_of(request), **_user_context_of(request)})
+        enter_request_context(tracker, {**_context_of(request), **_user_context_of(request)})
         try:
             response = self.get_response(request)
         except BaseException:
@@ -64,7 +64,7 @@ class RequestContextMiddleware:
         else:
             user_fields = await user_context_from_async(auser, "request.auser()")
         tracker = get_tracker()
-        tracker.enter_context(REQUEST_CONTEXT_NAME, {**_context_of(request), **user_fields})
+        enter_request_context(tracker, {**_context_of(request), **user_fields})
         try:
             response = await get_response(request)
         except BaseException:
