@@ -1,7 +1,7 @@
 """The Django instrumentor on the example project: Django's test client (WSGI), ASGI calls, OTel's instrumentation.
 
 OTel's Django instrumentation traces ASGI requests only with opentelemetry-instrumentation-asgi, which
-this project does not install: the server-span test runs under WSGI.
+the ``test`` extra installs: the server span is tested under WSGI and under ASGI.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.django import DjangoInstrumentor
 
 import examples.django_app.settings as example_settings
 from eventtracking.registry import METADATA_EVENT_NAME
-from eventtracking.tracker import get_tracker
+from eventtracking.tracker import get_tracker, register_tracker
 from tests.instrumentation.support import BEARER, OTHER_COOKIE, PASSWORD, assert_no_secrets, server_span
 
 AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -275,6 +275,50 @@ def test_with_otel_django_instrumentation_the_context_lands_on_the_server_span(e
     assert server_span(exporter, "GET fail").attributes["path"] == "/fail"
     assert_no_secrets(events.events, [dict(span.attributes) for span in exporter.get_finished_spans()])
     assert_nothing_left()
+
+
+def test_with_otel_django_instrumentation_under_asgi_the_context_lands_on_the_server_span(
+    events, django_instrumented, spans, otel_logs, make_tracker
+):
+    provider, exporter = spans
+    log_provider, logs = otel_logs
+    register_tracker(make_tracker(backends={"memory": events}, logger_provider=log_provider))
+    client = logged_in_client()
+    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+    headers = {"User-Agent": "asgi-agent", "X-Request-ID": "req-asgi-2", "Authorization": BEARER}
+    otel = DjangoInstrumentor()
+    otel.instrument(tracer_provider=provider)
+    try:
+        assert asgi_get("/async", cookies, headers) == (200, b'{"ok": true}')
+        assert asgi_get("/async-stream", cookies, headers) == (200, b"chunk 0\nchunk 1\nchunk 2\n")
+    finally:
+        otel.uninstrument()
+    assert not otel.is_instrumented_by_opentelemetry
+
+    (viewed,) = events.named("demo.async.viewed")
+    span = server_span(exporter, "GET async")
+    attributes = dict(span.attributes)
+    assert {key: attributes.get(key) for key in ("user_id", "username", "path", "method", "request_id")} == {
+        "user_id": 1,
+        "username": "alice",
+        "path": "/async",
+        "method": "GET",
+        "request_id": "req-asgi-2",
+    }
+    for key, value in viewed["context"].items():
+        assert attributes[key] == value, key
+    assert "demo.async.viewed" in [event.name for event in span.events]
+    # The event's OTel log record belongs to the server span, and so do the chunks streamed after the view returned.
+    records = [readable.log_record for readable in logs.get_finished_logs()]
+    (record,) = [record for record in records if record.event_name == "demo.async.viewed"]
+    assert (record.trace_id, record.span_id) == (span.context.trace_id, span.context.span_id)
+    stream_span = server_span(exporter, "GET async-stream")
+    assert stream_span.attributes["path"] == "/async-stream"
+    chunks = [record for record in records if record.event_name == "demo.stream.chunk"]
+    assert [(chunk.trace_id, chunk.span_id) for chunk in chunks] == [
+        (stream_span.context.trace_id, stream_span.context.span_id)
+    ] * 3
+    assert_no_secrets(events.events, [dict(span.attributes) for span in exporter.get_finished_spans()])
 
 
 def test_instrument_is_idempotent_and_uninstrument_removes_everything(events):
