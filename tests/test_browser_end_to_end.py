@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from eventtracking.registry import DEFAULT_METADATA_COLLECTION, METADATA_EVENT_N
 from examples.django_app import events as django_events
 from examples.flask_app import events as flask_events
 from tests.peers.mongodb import client_for
-from tests.peers.servers import clean_env, gunicorn
+from tests.peers.servers import clean_env, gunicorn, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,17 +36,6 @@ CLICKED = "demo.button.clicked"
 ENDPOINT = "/eventtracking/events"
 FORGED = {"user_id": 2, "username": "bob", "ip": "203.0.113.66", "session": "forged", "origin": "server"}
 (REQUEST_CONTEXT,) = flask_events.CONTEXTS
-
-
-def wait_for(read: Callable[[], list[Any]], count: int, what: str, log: Path, timeout: float = 10.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = read()
-        if len(found) >= count or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert len(found) >= count, (what, found, log.read_text())
-    return found
 
 
 @contextlib.contextmanager
@@ -92,16 +80,23 @@ def session_hash(cookies: list[dict]) -> str:
     return hmac.new(HASH_KEY.encode(), cookie["value"].encode(), hashlib.sha256).hexdigest()
 
 
+def open_page(context: Any, url: str, log: Path, user: str | None = None) -> Any:
+    """The example's /page in a browser context, after logging in as ``user`` when one is given."""
+    if user is not None:
+        login = context.request.post(f"{url}/login", form={"username": user, "password": "pw"}, timeout=10000)
+        assert login.ok, log.read_text()
+    page = context.new_page()
+    page.set_default_timeout(10000)
+    page.goto(f"{url}/page")
+    assert page.text_content("h1") == f"Hello, {user or 'visitor'}"
+    return page
+
+
 def test_a_click_on_the_example_page_is_stored_with_the_page_request_context(example, chromium):
     url, database, log = example["url"], example["database"], example["log"]
     context = chromium.new_context()
     try:
-        login = context.request.post(f"{url}/login", form={"username": "alice", "password": "pw"}, timeout=10000)
-        assert login.ok, log.read_text()
-        page = context.new_page()
-        page.set_default_timeout(10000)
-        page.goto(f"{url}/page")
-        assert page.text_content("h1") == "Hello, alice"
+        page = open_page(context, url, log, user="alice")
         page.click("#like")  # sent by the client's timer, flushInterval later
         (clicked,) = wait_for(stored_clicks(example), 1, "the click in MongoDB", log)
         agent = page.evaluate("navigator.userAgent")
@@ -177,10 +172,7 @@ def test_an_anonymous_page_cannot_claim_a_user(example, chromium):
     url, log = example["url"], example["log"]
     context = chromium.new_context()
     try:
-        page = context.new_page()
-        page.set_default_timeout(10000)
-        page.goto(f"{url}/page")
-        assert page.text_content("h1") == "Hello, visitor"
+        page = open_page(context, url, log)
         page.evaluate("(forged) => Tracker.configure({context: forged})", FORGED)
         page.click("#like")
         page.evaluate("Tracker.flush(false)")
@@ -206,12 +198,7 @@ def test_the_django_example_page_sends_its_clicks_through_django_csrf_machinery(
         url, log = example["url"], example["log"]
         context = chromium.new_context()
         try:
-            login = context.request.post(f"{url}/login", form={"username": "alice", "password": "pw"}, timeout=10000)
-            assert login.ok, log.read_text()
-            page = context.new_page()
-            page.set_default_timeout(10000)
-            page.goto(f"{url}/page")
-            assert page.text_content("h1") == "Hello, alice"
+            page = open_page(context, url, log, user="alice")
             page.click("#like")
             page.evaluate("Tracker.flush(false)")
             (clicked,) = wait_for(stored_clicks(example), 1, "the click in MongoDB", log)

@@ -11,7 +11,6 @@ described by the instrumentors; the metadata records of both reach both stores t
 from __future__ import annotations
 
 import datetime
-import time
 
 import pytest
 import requests
@@ -20,7 +19,7 @@ from eventtracking.registry import DEFAULT_METADATA_COLLECTION, METADATA_EVENT_N
 from examples.django_app import events as django_events
 from examples.flask_app import events as flask_events
 from tests.peers.mongodb import client_for
-from tests.peers.servers import clean_env, gunicorn
+from tests.peers.servers import clean_env, gunicorn, wait_for
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 APPS = {
@@ -31,17 +30,6 @@ TYPES = {"flask": flask_events.TYPES, "django": django_events.TYPES}
 CONTEXTS = {"flask": flask_events.CONTEXTS, "django": django_events.CONTEXTS}
 # The metadata each app writes once: its event types, and the request context.
 DOCUMENTED = {framework: (*TYPES[framework], *CONTEXTS[framework]) for framework in APPS}
-
-
-def wait_for(read, count: int, what: str, log):
-    deadline = time.monotonic() + 15
-    while True:
-        found = read()
-        if len(found) >= count or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert len(found) >= count, (what, found, log.read_text())
-    return found
 
 
 @pytest.mark.parametrize("framework", list(APPS))
@@ -75,11 +63,13 @@ def test_events_reach_otlp_and_mongodb_with_request_context_and_trace(
         def metadata_in_otlp():
             return [item for item in otlp_http_receiver.logs.items if item.event_name == METADATA_EVENT_NAME]
 
-        (received,) = wait_for(viewed_in_otlp, 1, "OTLP", log)
-        metadata_received = wait_for(metadata_in_otlp, len(DOCUMENTED[framework]), "OTLP metadata", log)
+        (received,) = wait_for(viewed_in_otlp, 1, "OTLP", log, timeout=15)
+        metadata_received = wait_for(metadata_in_otlp, len(DOCUMENTED[framework]), "OTLP metadata", log, timeout=15)
         with client_for(mongo_server.uri) as client:
             collection = client[mongo_database]["events"]
-            (stored,) = wait_for(lambda: list(collection.find({"name": "demo.page.viewed"})), 1, "MongoDB", log)
+            (stored,) = wait_for(
+                lambda: list(collection.find({"name": "demo.page.viewed"})), 1, "MongoDB", log, timeout=15
+            )
 
             def metadata_in_mongodb():
                 # In their own collection, keyed by id (or, from an exporter that keeps them with the
@@ -88,7 +78,9 @@ def test_events_reach_otlp_and_mongodb_with_request_context_and_trace(
                 documents += list(collection.find({"name": METADATA_EVENT_NAME}))
                 return [found[0] for found in map(metadata_from_record, documents) if found is not None]
 
-            metadata_stored = wait_for(metadata_in_mongodb, len(DOCUMENTED[framework]), "MongoDB metadata", log)
+            metadata_stored = wait_for(
+                metadata_in_mongodb, len(DOCUMENTED[framework]), "MongoDB metadata", log, timeout=15
+            )
 
     registered = {metadata.id: metadata for metadata in DOCUMENTED[framework]}
     assert sorted(item.body["data"]["id"] for item in metadata_received) == sorted(registered)

@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -70,13 +71,24 @@ def gunicorn(
             server.wait(5)
 
 
-def read_events(path: Path, count: int, log: Path) -> list[dict]:
-    """The events in ``path`` once there are ``count`` of them (they are written by a batching exporter)."""
-    deadline = time.monotonic() + 10
+def wait_for(read: Callable[[], list[Any]], count: int, what: str, log: Path, timeout: float = 10.0) -> list[Any]:
+    """What ``read`` returns once it holds ``count`` items; fails after ``timeout`` seconds, showing ``log``."""
+    deadline = time.monotonic() + timeout
     while True:
-        lines = path.read_text().splitlines() if path.exists() else []
-        if len(lines) >= count or time.monotonic() > deadline:
+        found = read()
+        if len(found) >= count or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert len(lines) == count, (lines, log.read_text())
-    return [json.loads(line) for line in lines]
+    assert len(found) >= count, (what, found, log.read_text())
+    return found
+
+
+def read_events(path: Path, count: int, log: Path) -> list[dict]:
+    """The events in ``path`` once there are ``count`` of them (they are written by a batching exporter)."""
+
+    def lines() -> list[str]:
+        return path.read_text().splitlines() if path.exists() else []
+
+    found = wait_for(lines, count, f"{count} lines in {path.name}", log)
+    assert len(found) == count, (found, log.read_text())
+    return [json.loads(line) for line in found]
