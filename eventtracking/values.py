@@ -93,6 +93,15 @@ CONVERTED_SCALARS = (
 
 
 def _portable_scalar(value: Any, path: str) -> Any:
+    if not isinstance(value, CONVERTED_SCALARS):
+        diagnostics.warn(
+            "not_serializable",
+            path,
+            "Event value at %r is a %s, which is not serializable; it is recorded as str(value).",
+            path,
+            type(value).__name__,
+        )
+        return str(value)
     if isinstance(value, enum.Enum):
         return portable(value.value, path)
     if isinstance(value, datetime.datetime):
@@ -109,20 +118,11 @@ def _portable_scalar(value: Any, path: str) -> Any:
         return str(value)
     if isinstance(value, (decimal.Decimal, uuid.UUID)):
         return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        raw = bytes(value)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return base64.b64encode(raw).decode("ascii")
-    diagnostics.warn(
-        "not_serializable",
-        path,
-        "Event value at %r is a %s, which is not serializable; it is recorded as str(value).",
-        path,
-        type(value).__name__,
-    )
-    return str(value)
+    raw = bytes(value)  # bytes, bytearray, memoryview: the rest of CONVERTED_SCALARS
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii")
 
 
 def portable(value: Any, path: str = "") -> Any:
